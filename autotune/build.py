@@ -1,0 +1,44 @@
+"""Turn a workload (and optionally a tuning record) into a compiled, checked kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from .target import device_for
+from .workload import Workload
+
+
+def scheduled_module(workload: Workload, record: ms.database.TuningRecord | None) -> tvm.IRModule:
+    """The workload with the record's schedule applied; untouched when ``record`` is None."""
+    mod = workload.module()
+    if record is None:
+        return mod
+    sch = tvm.s_tir.Schedule(mod)
+    record.trace.apply_to_schedule(sch, remove_postproc=False)
+    return sch.mod
+
+
+def compile_module(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
+    """Compile for ``target`` and return a runtime module with a ``main`` function."""
+    return tvm.compile(mod, target=target).jit()
+
+
+def run(
+    rt_mod: tvm.runtime.Module, workload: Workload, inputs: list[np.ndarray], dev
+) -> np.ndarray:
+    """Call the kernel on NumPy inputs and return the output as NumPy."""
+    args = [tvm.runtime.tensor(x, dev) for x in inputs]
+    out_spec = workload.output_spec
+    out = tvm.runtime.tensor(np.zeros(out_spec.shape, out_spec.dtype), dev)
+    rt_mod["main"](*args, out)
+    return out.numpy()
+
+
+def check_numerics(
+    rt_mod: tvm.runtime.Module, workload: Workload, target: tvm.target.Target, seed: int = 1
+) -> str | None:
+    """None if the kernel matches the NumPy reference on fresh random inputs, else why not."""
+    inputs = workload.make_inputs(seed)
+    return workload.check(run(rt_mod, workload, inputs, device_for(target)), inputs)

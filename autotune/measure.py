@@ -1,0 +1,46 @@
+"""One timing protocol for every compiled kernel: warm-up, repeats, median and spread."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tvm
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call over ``repeat`` samples, each the mean of ``number`` calls."""
+
+    median: float
+    min: float
+    max: float
+    samples: int
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median."""
+        return (self.max - self.min) / self.median if self.median else 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def time_module(
+    executable,
+    args: list,
+    dev: tvm.runtime.Device,
+    *,
+    repeat: int = 20,
+    min_repeat_ms: int = 20,
+) -> Timing:
+    """Time ``executable['main'](*args)`` on ``dev`` with TVM's time evaluator.
+
+    Each of ``repeat`` samples runs the kernel enough times to last ``min_repeat_ms`` after a
+    warm-up call, so tiny kernels are not dominated by timer resolution.
+    """
+    evaluator = executable.time_evaluator(
+        "main", dev, number=1, repeat=repeat, min_repeat_ms=min_repeat_ms
+    )
+    samples = np.asarray(evaluator(*args).results, dtype=np.float64)
+    return Timing(float(np.median(samples)), float(samples.min()), float(samples.max()), len(samples))

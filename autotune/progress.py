@@ -1,0 +1,39 @@
+"""Live tuning progress: a measure callback that drives a tqdm bar."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+
+@derived_object
+class ProgressBar(PyMeasureCallback):
+    """Shows trials done, best latency and GFLOP/s so far, and failed candidates."""
+
+    def __init__(self, total: int, flops: float, label: str, disable: bool = False) -> None:
+        super().__init__()
+        self.flops = flops
+        self.best = math.inf
+        self.failed = 0
+        self.bar = tqdm(total=total, desc=label, unit="trial", disable=disable, dynamic_ncols=True)
+
+    def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+        for built, ran in zip(builder_results, runner_results):
+            if built.error_msg or ran.error_msg or not ran.run_secs:
+                self.failed += 1
+                continue
+            self.best = min(self.best, float(np.mean([float(s) for s in ran.run_secs])))
+        self.bar.update(len(runner_results))
+        if math.isfinite(self.best):
+            self.bar.set_postfix(
+                best=f"{self.best * 1e6:.1f}us",
+                gflops=f"{self.flops / self.best / 1e9:.2f}",
+                failed=self.failed,
+            )
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,70 @@
+"""Pick the fastest tuning record whose kernel matches the NumPy reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from .build import check_numerics, compile_module, scheduled_module
+from .logs import LogEntry, record_id
+
+
+@dataclass
+class Choice:
+    """The chosen record of a log: its id, measured seconds during tuning, compiled module."""
+
+    record: ms.database.TuningRecord
+    rid: str
+    tuning_seconds: float
+    module: tvm.IRModule
+    rejected: int  # faster records that failed validation
+
+
+def record_seconds(record: ms.database.TuningRecord) -> float:
+    """Mean measured run time of a record."""
+    return float(np.mean([float(s) for s in record.run_secs]))
+
+
+def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
+    """The fastest of the top ``top_k`` records that builds and computes the right result.
+
+    Each record is checked once; the verdict is kept in the log, so a wrong record is
+    never re-tried and never reported as best.
+    """
+    db = entry.database()
+    mod = entry.workload.module()
+    if not db.has_workload(mod):
+        return None
+    wanted = str(entry.target)
+    verdicts = entry.verdicts()
+    rejected = 0
+    for record in db.get_top_k(db.commit_workload(mod), top_k):
+        if str(record.target) != wanted:
+            continue  # never apply a record measured on another target
+        rid = record_id(record)
+        verdict = verdicts.get(rid)
+        scheduled = None
+        if verdict is None:
+            verdict, scheduled = _validate(entry, record)
+            entry.save_verdict(rid, verdict)
+        if not verdict["ok"]:
+            rejected += 1
+            continue
+        if scheduled is None:
+            scheduled = scheduled_module(entry.workload, record)
+        return Choice(record, rid, record_seconds(record), scheduled, rejected)
+    return None
+
+
+def _validate(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
+    try:
+        scheduled = scheduled_module(entry.workload, record)
+        error = check_numerics(compile_module(scheduled, entry.target), entry.workload, entry.target)
+    except Exception as err:  # a record that no longer applies or builds is a failed record
+        return {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}"}, None
+    if error:
+        return {"ok": False, "error": error}, None
+    return {"ok": True}, scheduled

@@ -1,0 +1,106 @@
+"""Hardware targets: ``cpu`` (the host as LLVM sees it), ``cuda[:arch]``, or raw TVM target JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from functools import cache
+
+import psutil
+import tvm
+
+from .errors import TargetError
+
+
+@cache
+def host_target() -> tvm.target.Target:
+    """The host CPU with its real ``mcpu`` and physical core count."""
+    detected = tvm.target.Target.from_device(tvm.cpu()).export()
+    cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    return tvm.target.Target(
+        {"kind": "llvm", "mtriple": detected["mtriple"], "mcpu": detected["mcpu"], "num-cores": cores}
+    )
+
+
+def resolve_target(spec: str | dict | tvm.target.Target) -> tvm.target.Target:
+    """Turn ``cpu``, ``cuda``, ``cuda:sm_90``, a JSON string/dict or a Target into a Target."""
+    if isinstance(spec, tvm.target.Target):
+        return spec
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text == "cpu":
+            return host_target()
+        if text == "cuda" or text.startswith("cuda:"):
+            arch = text.partition(":")[2] or _detect_cuda_arch()
+            return tvm.target.Target(
+                {"kind": "cuda", "arch": arch}, host=_host_json()
+            )
+        if not text.startswith("{"):
+            raise TargetError(
+                f"unknown target {spec!r}: use 'cpu', 'cuda', 'cuda:sm_XX' or a TVM target JSON object"
+            )
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise TargetError(f"target JSON is malformed: {err}") from None
+    if not isinstance(spec, dict):
+        raise TargetError(f"target must be a string or a JSON object, got {type(spec).__name__}")
+    try:
+        return tvm.target.Target(spec)
+    except Exception as err:  # TVM raises several error types for bad configs
+        raise TargetError(f"TVM rejected the target {json.dumps(spec)}: {_first_line(err)}") from None
+
+
+def _host_json() -> dict:
+    host = dict(host_target().export())
+    return {k: host[k] for k in ("kind", "mtriple", "mcpu", "num-cores")}
+
+
+def _detect_cuda_arch() -> str:
+    dev = tvm.cuda(0)
+    if not dev.exist:
+        raise TargetError("target 'cuda' needs a GPU to detect its arch; name it, e.g. 'cuda:sm_90'")
+    return "sm_" + dev.compute_version.replace(".", "")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+def target_json(target: tvm.target.Target) -> dict:
+    """The target as a plain, JSON-serialisable dict (host included)."""
+    return _plain(target.export())
+
+
+def _plain(value):
+    if isinstance(value, tvm.target.Target):
+        return _plain(value.export())
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "items"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def target_key(target: tvm.target.Target) -> str:
+    """Readable, collision-safe folder name: e.g. ``llvm-znver5-2c-1a2b3c4d``."""
+    data = target_json(target)
+    kind = data["kind"]
+    label = data.get("mcpu") or data.get("arch") or "generic"
+    cores = data.get("num-cores")
+    parts = [kind, str(label)] + ([f"{cores}c"] if cores else [])
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+    return "-".join(parts + [digest])
+
+
+def device_for(target: tvm.target.Target) -> tvm.runtime.Device:
+    """The device that runs code built for ``target``, or TargetError if there is none."""
+    kind = target.kind.name
+    dev = tvm.cpu() if kind == "llvm" else tvm.device(kind, 0)
+    if not dev.exist:
+        raise TargetError(f"no {kind} device is present on this machine to run {kind} kernels")
+    return dev

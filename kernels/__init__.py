@@ -1,0 +1,1 @@
+"""Kernel templates: one module per kernel, each exposing ``TEMPLATE`` (a KernelTemplate)."""

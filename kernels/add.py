@@ -1,0 +1,38 @@
+"""Elementwise vector add z = x + y."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from tvm.script import tirx as T
+
+from autotune.vector import VectorKernel
+
+
+class Add(VectorKernel):
+    name = "add"
+    doc = "z[i] = x[i] + y[i]"
+    arity = 2
+
+    def flops(self, p: dict[str, Any]) -> float:
+        return float(p["n"])
+
+    def reference(self, p: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x.astype(np.float64) + y).astype(p["dtype"])
+
+    def prim_func(self, p: dict[str, Any]):
+        n, dtype = p["n"], p["dtype"]
+
+        @T.prim_func(s_tir=True)
+        def add(X: T.Buffer((n,), dtype), Y: T.Buffer((n,), dtype), Z: T.Buffer((n,), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            for i in range(n):
+                with T.sblock("add"):
+                    vi = T.axis.spatial(n, i)
+                    Z[vi] = X[vi] + Y[vi]
+
+        return add
+
+
+TEMPLATE = Add()

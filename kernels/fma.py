@@ -1,0 +1,43 @@
+"""Elementwise multiply-add z = a * x + y."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from tvm.script import tirx as T
+
+from autotune.vector import VectorKernel
+
+
+class Fma(VectorKernel):
+    name = "fma"
+    doc = "z[i] = a[i] * x[i] + y[i]"
+    arity = 3
+
+    def flops(self, p: dict[str, Any]) -> float:
+        return 2.0 * p["n"]
+
+    def reference(self, p: dict[str, Any], a: np.ndarray, x: np.ndarray, y: np.ndarray):
+        return (a.astype(np.float64) * x + y).astype(p["dtype"])
+
+    def prim_func(self, p: dict[str, Any]):
+        n, dtype = p["n"], p["dtype"]
+
+        @T.prim_func(s_tir=True)
+        def fma(
+            A: T.Buffer((n,), dtype),
+            X: T.Buffer((n,), dtype),
+            Y: T.Buffer((n,), dtype),
+            Z: T.Buffer((n,), dtype),
+        ):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            for i in range(n):
+                with T.sblock("fma"):
+                    vi = T.axis.spatial(n, i)
+                    Z[vi] = A[vi] * X[vi] + Y[vi]
+
+        return fma
+
+
+TEMPLATE = Fma()
