@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Workload": "autotune.workload",
-    "tune": "autotune.tune",
-    "TuneResult": "autotune.tune",
-    "export": "autotune.export",
+    "tune": "autotune.tuning",
+    "TuneResult": "autotune.tuning",
+    "export": "autotune.exporter",
     "load_package": "autotune.package",
     "templates": "autotune.registry",
     "resolve_target": "autotune.target",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,3 +45,20 @@ def time_module(
     )
     samples = np.asarray(evaluator(*args).results, dtype=np.float64)
     return Timing(float(np.median(samples)), float(samples.min()), float(samples.max()), len(samples))
+
+
+def time_callable(fn, args: list, *, repeat: int = 20, min_repeat_ms: int = 20) -> Timing:
+    """Time a Python callable with the same protocol as ``time_module``."""
+    fn(*args)  # warm-up
+    start = time.perf_counter()
+    fn(*args)
+    once = max(time.perf_counter() - start, 1e-9)
+    number = max(1, int(min_repeat_ms / 1e3 / once))
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn(*args)
+        samples.append((time.perf_counter() - start) / number)
+    arr = np.asarray(samples)
+    return Timing(float(np.median(arr)), float(arr.min()), float(arr.max()), len(arr))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import tvm
 
+from .errors import WorkloadError
 from .kernel import KernelTemplate, TensorSpec
 from .registry import get_template
 
@@ -26,6 +27,25 @@ class Workload:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Workload":
         return cls(data["kernel"], **data["params"])
+
+    @classmethod
+    def from_key(cls, key: str) -> "Workload":
+        """Parse a key such as ``gemm-m64-n65-k66-float32`` back into a Workload."""
+        kernel, *fields = key.split("-")
+        template = get_template(kernel)
+        names = [p.name for p in template.params if p.name != "dtype"]
+        if len(fields) != len(names) + 1:
+            raise WorkloadError(
+                f"malformed workload key {key!r}: {kernel} keys look like "
+                + "-".join([kernel, *(f"{_KEY_ABBREV.get(n, n)}<v>" for n in names), "<dtype>"])
+            )
+        params: dict[str, Any] = {"dtype": fields[-1]}
+        for name, field in zip(names, fields):
+            prefix = _KEY_ABBREV.get(name, name)
+            if not field.startswith(prefix):
+                raise WorkloadError(f"malformed workload key {key!r}: expected '{prefix}<v>', got {field!r}")
+            params[name] = field[len(prefix):]
+        return cls(kernel, **params)
 
     def to_json(self) -> dict[str, Any]:
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}

@@ -106,7 +106,7 @@ class Conv2d(KernelTemplate):
             Y: T.Buffer((n, k, oh, ow), dtype),
         ):
             T.func_attr({"global_symbol": "main", "tirx.noalias": True})
-            Xp = T.alloc_buffer((n, c, hp, wp), dtype)
+            Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
                 with T.sblock("pad"):
                     v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])

@@ -49,9 +49,9 @@ class Softmax(KernelTemplate):
         @T.prim_func(s_tir=True)
         def softmax(X: T.Buffer((m, n), dtype), Y: T.Buffer((m, n), dtype)):
             T.func_attr({"global_symbol": "main", "tirx.noalias": True})
-            row_max = T.alloc_buffer((m,), dtype)
-            expx = T.alloc_buffer((m, n), dtype)
-            row_sum = T.alloc_buffer((m,), dtype)
+            row_max = T.sblock_alloc_buffer((m,), dtype)
+            expx = T.sblock_alloc_buffer((m, n), dtype)
+            row_sum = T.sblock_alloc_buffer((m,), dtype)
             for i, j in T.grid(m, n):
                 with T.sblock("row_max"):
                     vi, vj = T.axis.remap("SR", [i, j])

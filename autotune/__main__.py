@@ -1,0 +1,5 @@
+"""``python -m autotune`` runs the CLI."""
+
+from .cli import main
+
+main()

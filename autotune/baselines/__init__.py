@@ -1,0 +1,1 @@
+"""Vendor-library baselines: the same workload computed by other implementations."""

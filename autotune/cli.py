@@ -1,0 +1,140 @@
+"""Command line: a thin skin over the Python API. Bad input: one line on stderr, exit status 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import AutotuneError
+
+LOG_DIR = click.option(
+    "--log-dir", default="results/logs", show_default=True, type=click.Path(file_okay=False),
+    help="Root of the tuning logs.",
+)
+TARGET = click.option(
+    "--target", default="cpu", show_default=True,
+    help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",
+)
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("c=19", "stride=2,1")`` -> ``{"c": "19", "stride": "2,1"}``."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise AutotuneError(f"parameter {pair!r} is not of the form name=value")
+        if name in params:
+            raise AutotuneError(f"parameter '{name}' is given twice")
+        params[name] = value
+    return params
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Tune kernels with TVM MetaSchedule, validate them, compare and ship them."""
+
+
+@cli.command()
+def kernels() -> None:
+    """List kernel templates and their parameters."""
+    from .registry import templates
+
+    for template in templates().values():
+        click.echo(f"{template.name}: {template.doc}")
+        for p in template.params:
+            default = "required" if p.default is None else f"default {p.default}"
+            click.echo(f"    {p.name:<9} {p.doc} ({default})")
+
+
+@cli.command()
+@click.argument("kernel")
+@click.argument("params", nargs=-1)
+@TARGET
+@click.option("--trials", default=64, show_default=True, type=click.IntRange(min=0),
+              help="Trials to add to the log (0: only validate and time what is there).")
+@LOG_DIR
+@click.option("--seed", type=int, default=None, help="Search seed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def tune(kernel, params, target, trials, log_dir, seed, quiet, as_json) -> None:
+    """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1)."""
+    from .tuning import tune as run_tune
+    from .workload import Workload
+
+    wl = Workload(kernel, **parse_params(params))
+    result = run_tune(wl, target, trials=trials, log_dir=log_dir, seed=seed, progress=not quiet)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=1))
+        return
+    click.echo(f"workload   {result.workload}")
+    click.echo(f"target     {result.target}")
+    click.echo(f"log        {result.log_path} ({result.records} records)")
+    if result.validated:
+        click.echo(
+            f"best       {result.latency_s * 1e6:.1f} us median, {result.gflops:.2f} GFLOP/s "
+            f"(validated against NumPy; {result.rejected} faster record(s) rejected)"
+        )
+    else:
+        click.echo("best       none: no record in the log passed validation")
+
+
+@cli.command()
+@click.argument("workloads", nargs=-1)
+@click.option("--all", "all_logged", is_flag=True, help="Every workload logged for the target.")
+@TARGET
+@LOG_DIR
+@click.option("--out", default="build/pkg", show_default=True, type=click.Path(file_okay=False))
+@click.option("--fallback", type=click.Choice(["error", "default"]), default="error",
+              show_default=True, help="For a workload with no log: fail, or build TVM's default.")
+def export(workloads, all_logged, target, log_dir, out, fallback) -> None:
+    """Build a package (kernels.so + manifest.json) from logs, for WORKLOADS given by key."""
+    from .exporter import export as run_export
+    from .logs import LogStore
+    from .target import resolve_target, target_key
+    from .workload import Workload
+
+    chosen = [Workload.from_key(key) for key in workloads]
+    if all_logged:
+        tgt = resolve_target(target)
+        chosen += [e.workload for e in LogStore(log_dir).entries()
+                   if target_key(e.target) == target_key(tgt)]
+    path = run_export(chosen, target, log_dir, out, fallback=fallback)
+    manifest = json.loads((Path(path) / "manifest.json").read_text())
+    for k in manifest["kernels"]:
+        click.echo(f"{k['schedule']:<8} {k['key']}")
+    click.echo(f"wrote {path}/kernels.so and manifest.json ({len(manifest['kernels'])} kernels)")
+
+
+@cli.command()
+@click.option("--trials", default=128, show_default=True, type=click.IntRange(min=1))
+@LOG_DIR
+@click.option("--out", default="build/demo-pkg", show_default=True, type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def demo(trials, log_dir, out, quiet) -> None:
+    """Tune a small unusual conv2d on this CPU; print tuned vs untuned vs NumPy."""
+    from .demo import DEMO_WORKLOAD, run_demo
+
+    click.echo(f"tuning {DEMO_WORKLOAD.key} on the host CPU, {trials} trials")
+    result, table, pkg = run_demo(trials=trials, log_dir=log_dir, out=out, progress=not quiet)
+    click.echo(f"target {result.target}; {result.records} records in {result.log_path}")
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    click.echo(f"package {pkg} reloaded and checked against NumPy")
+
+
+def main() -> None:
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        click.echo(f"error: {err.format_message()}", err=True)
+        sys.exit(err.exit_code)
+    except AutotuneError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,40 @@
+"""The built-in default job: tune an unusual conv, compare, export, reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .compare import compare
+from .exporter import export
+from .logs import LogStore
+from .package import load_package
+from .select import best_validated
+from .target import resolve_target
+from .tuning import TuneResult, tune
+from .workload import Workload
+
+# Odd channel counts, a non-square 5x3 kernel, anisotropic stride/padding/dilation.
+DEMO_WORKLOAD = Workload(
+    "conv2d", n=1, c=19, h=43, w=29, k=31, kh=5, kw=3,
+    stride=(2, 1), padding=(2, 1), dilation=(1, 2), groups=1, dtype="float32",
+)
+
+
+def run_demo(
+    trials: int = 128, log_dir: str | Path = "results/logs", out: str | Path = "build/demo-pkg",
+    progress: bool = True,
+) -> tuple[TuneResult, pd.DataFrame, Path]:
+    """Tune the demo workload on the host CPU, compare it, and export + reload a package."""
+    wl, target = DEMO_WORKLOAD, resolve_target("cpu")
+    result = tune(wl, target, trials=trials, log_dir=log_dir, progress=progress)
+    choice = best_validated(LogStore(log_dir).open(wl, target))
+    table = compare(wl, target, choice.module if choice else None)
+    pkg_dir = export([wl], target, log_dir, out)
+    pkg = load_package(pkg_dir)
+    inputs = wl.make_inputs(seed=7)
+    error = wl.check(pkg[wl.key](*inputs), inputs)
+    if error:
+        raise AssertionError(f"exported package disagrees with NumPy: {error}")
+    return result, table, pkg_dir

@@ -1,0 +1,68 @@
+"""The CLI: bad input gives one line on stderr and exit status 2; the happy path prints results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY_CONV
+
+CLI = [sys.executable, "-m", "autotune"]
+
+
+def autotune_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600)
+
+
+BAD = [
+    (["tune", "nope"], "unknown kernel 'nope'"),
+    (["tune", "conv2d", "c=3"], "missing parameter 'h'"),
+    (["tune", "conv2d", "c=3", "h=5", "w=5", "k=2", "kh=7"], "dilated kernel extent 7"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "bogus"], "not of the form name=value"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "m=4"], "parameter 'm' is given twice"),
+    (["tune", "gemm", "m=3", "n=4", "k=x"], "parameter 'k': expected an integer"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "dtype=int4"], "unknown dtype 'int4'"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "gpu"], "unknown target 'gpu'"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "{oops"], "target JSON is malformed"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--trials", "-1"], "-1 is not in the range"),
+    (["export", "gemm-m3-n4-k5-float32", "--log-dir", "/nonexistent/logs"],
+     "no validated tuning record"),
+    (["export", "gemm-m3"], "malformed workload key"),
+    (["export"], "nothing to export"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD, ids=[b[1] for b in BAD])
+def test_bad_input_is_one_line_and_status_2(args, message):
+    proc = autotune_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_kernels_lists_every_template_with_parameters():
+    proc = autotune_cli("kernels")
+    assert proc.returncode == 0
+    for name in ("conv2d", "gemm", "add", "fma", "sum", "softmax"):
+        assert f"{name}:" in proc.stdout
+    assert "dilation" in proc.stdout and "groups" in proc.stdout
+
+
+@pytest.mark.tuning
+def test_tune_json_then_export(tmp_path):
+    params = [f"{k}={v}" for k, v in TINY_CONV.items()] + ["c=3", "k=4"]
+    params = list({p.split("=")[0]: p for p in params}.values())
+    proc = autotune_cli("tune", "conv2d", *params, "--trials", "0", "--log-dir", str(tmp_path),
+                        "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["records"] == 0 and not result["validated"]
+    proc = autotune_cli("export", "--all", "--log-dir", str(tmp_path), "--out",
+                        str(tmp_path / "pkg"), "--fallback", "default")
+    assert proc.returncode == 0, proc.stderr
+    assert "default  conv2d-n1-c3-h11-w9-k4-kh3-kw2-s2x2-p1x1-d1x1-g1-float32" in proc.stdout
+    assert (tmp_path / "pkg" / "kernels.so").exists()

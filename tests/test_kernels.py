@@ -1,0 +1,96 @@
+"""Every template's untuned (default-schedule) build matches its NumPy reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from autotune.build import check_numerics, compile_module, run, scheduled_module
+from autotune.registry import templates
+from autotune.target import resolve_target
+from autotune.workload import Workload
+
+CASES = [
+    ("conv2d", dict(c=4, h=6, w=6, k=4)),  # plain 3x3
+    ("conv2d", dict(n=2, c=19, h=13, w=7, k=31, kh=5, kw=3, stride=(2, 1), padding=(2, 1),
+                    dilation=(1, 2))),  # odd channels, non-square everything, batch 2
+    ("conv2d", dict(c=8, h=9, w=7, k=8, groups=8, padding=1)),  # depthwise
+    ("conv2d", dict(c=6, h=5, w=11, k=9, kh=1, kw=5, groups=3, stride=3, dilation=2,
+                    padding=(0, 2))),  # grouped, stride 3, dilation 2
+    ("conv2d", dict(c=7, h=5, w=3, k=3, kh=1, kw=1)),  # 1x1, odd channels
+    ("conv2d", dict(c=3, h=4, w=4, k=5, kh=4, kw=4)),  # kernel as large as the input
+    ("conv2d", dict(c=2, h=2, w=3, k=2, kh=3, kw=3, padding=1, dtype="float16")),
+    ("gemm", dict(m=1, n=1, k=1)),
+    ("gemm", dict(m=37, n=53, k=29)),
+    ("gemm", dict(m=17, n=9, k=33, dtype="float16")),
+    ("add", dict(n=1)),
+    ("add", dict(n=1001)),
+    ("add", dict(n=64, dtype="float16")),
+    ("fma", dict(n=77)),
+    ("sum", dict(n=1)),
+    ("sum", dict(n=100_003)),
+    ("sum", dict(n=300, dtype="float16")),
+    ("softmax", dict(m=1, n=1)),
+    ("softmax", dict(m=5, n=33)),
+    ("softmax", dict(m=3, n=17, dtype="float16")),
+]
+
+
+def test_every_template_is_covered():
+    assert {kernel for kernel, _ in CASES} == set(templates())
+
+
+@pytest.mark.parametrize("kernel,params", CASES, ids=[Workload(k, **p).key for k, p in CASES])
+def test_default_build_matches_reference(kernel, params):
+    wl = Workload(kernel, **params)
+    target = resolve_target("cpu")
+    assert check_numerics(compile_module(scheduled_module(wl, None), target), wl, target) is None
+
+
+def _conv_by_loops(p, x, w):
+    """Direct definition of a grouped, strided, padded, dilated convolution: no NumPy tricks."""
+    (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    kg = k // p["groups"]
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, k, oh, ow))
+    for b, o, i, j, ci, r, q in itertools.product(
+        range(n), range(k), range(oh), range(ow), range(cg), range(kh), range(kw)
+    ):
+        yy, xx = i * sh + r * dh - ph, j * sw + q * dw - pw
+        if 0 <= yy < h and 0 <= xx < wd:
+            y[b, o, i, j] += x[b, o // kg * cg + ci, yy, xx] * w[o, ci, r, q]
+    return y
+
+
+@pytest.mark.parametrize("params", [c[1] for c in CASES if c[0] == "conv2d"][:6])
+def test_conv2d_reference_matches_definition(params):
+    wl = Workload("conv2d", **params)
+    x, w = wl.make_inputs()
+    if x.size * w.shape[0] > 50_000:
+        pytest.skip("too large for the loop definition")
+    np.testing.assert_allclose(wl.reference(x, w), _conv_by_loops(wl.params, x, w), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_check_reports_a_wrong_result():
+    wl = Workload("gemm", m=4, n=5, k=6)
+    a, b = wl.make_inputs()
+    good = wl.reference(a, b)
+    assert wl.check(good, [a, b]) is None
+    bad = good.copy()
+    bad[1, 2] += 0.01
+    assert "1 of 20 elements differ" in wl.check(bad, [a, b])
+    assert "shape" in wl.check(good[:, :4], [a, b])
+
+
+def test_run_returns_numpy_output():
+    wl = Workload("add", n=10)
+    target = resolve_target("cpu")
+    x, y = wl.make_inputs()
+    out = run(compile_module(wl.module(), target), wl, [x, y], __import__("tvm").cpu())
+    np.testing.assert_array_equal(out, x + y)
