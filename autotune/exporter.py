@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import tvm
@@ -62,7 +63,12 @@ def export(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     library = out / LIBRARY
-    tvm.compile(tvm.IRModule(functions), target=tgt).export_library(str(library))
+    # Write beside, then rename: a process that has the old library loaded keeps its
+    # mapping intact (overwriting a mapped .so in place crashes it), and a crash mid-export
+    # leaves the old package whole.
+    partial = out / f".{LIBRARY}.partial"
+    tvm.compile(tvm.IRModule(functions), target=tgt).export_library(str(partial))
+    os.replace(partial, library)
     manifest = {
         "format": 1,
         "library": LIBRARY,
@@ -74,7 +80,9 @@ def export(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "kernels": entries,
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    partial = out / f".{MANIFEST}.partial"
+    partial.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(partial, out / MANIFEST)
     return out
 
 
