@@ -67,14 +67,13 @@ def _conv_by_loops(p, x, w):
     return y
 
 
-@pytest.mark.parametrize("params", [c[1] for c in CASES if c[0] == "conv2d"][:6])
+@pytest.mark.parametrize("params", [c[1] for c in CASES if c[0] == "conv2d"])
 def test_conv2d_reference_matches_definition(params):
     wl = Workload("conv2d", **params)
     x, w = wl.make_inputs()
-    if x.size * w.shape[0] > 50_000:
-        pytest.skip("too large for the loop definition")
-    np.testing.assert_allclose(wl.reference(x, w), _conv_by_loops(wl.params, x, w), rtol=1e-5,
-                               atol=1e-5)
+    tol = 1e-5 if wl.params["dtype"] == "float32" else 2e-3  # the reference rounds float16 output
+    np.testing.assert_allclose(wl.reference(x, w), _conv_by_loops(wl.params, x, w), rtol=tol,
+                               atol=tol)
 
 
 def test_check_reports_a_wrong_result():
