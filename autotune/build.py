@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from .measure import Clock, Prepared
 from .target import device_for
 from .workload import Workload
 
@@ -42,3 +45,37 @@ def check_numerics(
     """None if the kernel matches the NumPy reference on fresh random inputs, else why not."""
     inputs = workload.make_inputs(seed)
     return workload.check(run(rt_mod, workload, inputs, device_for(target)), inputs)
+
+
+class DeviceClock(Clock):
+    """Wall clock that first waits for the device's queued work (GPU kernels are async)."""
+
+    def __init__(self, dev) -> None:
+        self.dev = dev
+
+    def start(self) -> None:
+        self.dev.sync()
+        super().start()
+
+    def stop(self) -> float:
+        self.dev.sync()
+        return super().stop()
+
+
+def prepare_module(
+    rt_mod: tvm.runtime.Module, workload: Workload, sets: list[list[np.ndarray]], dev
+) -> Prepared:
+    """Bind a compiled kernel to input sets on ``dev`` for ``measure``."""
+    func = rt_mod["main"]
+    spec = workload.output_spec
+    args = [
+        [tvm.runtime.tensor(x, dev) for x in inputs]
+        + [tvm.runtime.empty(spec.shape, spec.dtype, dev)]
+        for inputs in sets
+    ]
+    clock = Clock() if dev.dlpack_device_type() == tvm.cpu().dlpack_device_type() else DeviceClock(dev)
+    return Prepared(
+        calls=[partial(func, *a) for a in args],
+        output=lambda i: args[i][-1].numpy(),
+        clock=clock,
+    )

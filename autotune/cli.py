@@ -125,6 +125,48 @@ def demo(trials, log_dir, out, quiet) -> None:
     click.echo(f"package {pkg} reloaded and checked against NumPy")
 
 
+@cli.command()
+@click.argument("suite")
+@TARGET
+@click.option("--trials", type=click.IntRange(min=0), default=None,
+              help="Trial budget per workload (default: the suite's); logs are topped up to it.")
+@LOG_DIR
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Results root; tables go to OUT/<target key>/.")
+@click.option("--baseline", "baselines", multiple=True,
+              help="Only these baselines (repeatable; default: every one for the target).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def bench(suite, target, trials, log_dir, out, baselines, quiet) -> None:
+    """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
+    from .bench import bench as run_bench
+
+    command = "autotune " + " ".join(sys.argv[1:])
+    result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
+                       progress=not quiet, command=command)
+    for name, reason in result.skipped.items():
+        click.echo(f"skipped baseline {name}: {reason}")
+    table = result.results
+    tuned = table[table["implementation"] == "tvm-tuned"]
+    cols = ["workload", "median_us", "gflops", "roofline_fraction", "speedup_vs_best_baseline"]
+    click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for path in result.files:
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("tables", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", default="results/report", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the PNGs and report.md.")
+def report(tables, out) -> None:
+    """Plots and a Markdown report from results tables written by 'autotune bench'."""
+    from .bench import load_results
+    from .report import write_report
+
+    results, curves = load_results(list(tables))
+    path = write_report(results, out, curves=curves if len(curves) else None)
+    click.echo(f"wrote {path}")
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)

@@ -1,45 +1,104 @@
-"""Time a workload's tuned kernel, TVM's untuned kernel and the NumPy baseline side by side."""
+"""Time one workload's tuned kernel, TVM's untuned kernel and baselines side by side.
+
+Every implementation runs on the same input sets, is checked against the NumPy reference
+first (a wrong one is reported, never timed), then timed with the one protocol.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import tvm
 
-from .baselines.numpy_cpu import numpy_kernel
-from .build import check_numerics, compile_module, scheduled_module
-from .measure import Timing, time_callable, time_module
+from .baselines import Baseline
+from .build import check_numerics, compile_module, prepare_module, scheduled_module
+from .logs import LogEntry
+from .measure import Prepared, Protocol, Timing, input_sets, measure
+from .select import best_validated
 from .target import device_for
 from .workload import Workload
 
 
-def compare(workload: Workload, target: tvm.target.Target, tuned: tvm.IRModule | None) -> pd.DataFrame:
-    """One row per implementation: median/min latency, GFLOP/s, speedup over NumPy."""
-    dev = device_for(target)
-    inputs = workload.make_inputs()
-    args = [tvm.runtime.tensor(x, dev) for x in inputs]
-    args.append(tvm.runtime.empty(workload.output_spec.shape, workload.output_spec.dtype, dev))
-    rows: list[tuple[str, Timing, bool]] = []
-    candidates = [("tvm-tuned", tuned), ("tvm-untuned", scheduled_module(workload, None))]
-    for name, mod in candidates:
+def compare_workload(
+    wl: Workload, entry: LogEntry, tgt: tvm.target.Target, competing: list[Baseline],
+    protocol: Protocol,
+) -> list[dict]:
+    """Rows for the tuned kernel (best validated record), TVM's untuned one and baselines."""
+    dev = device_for(tgt)
+    sets = input_sets(wl, protocol.sets_for(wl))
+    rows = []
+    choice = best_validated(entry)
+    tvm_impls = [("tvm-tuned", choice.module if choice else None),
+                 ("tvm-untuned", scheduled_module(wl, None))]
+    for name, mod in tvm_impls:
         if mod is None:
+            rows.append(_row(wl, name, None, False, "no validated record"))
             continue
-        rt_mod = compile_module(mod, target)
-        ok = check_numerics(rt_mod, workload, target) is None
-        rows.append((name, time_module(rt_mod, args, dev), ok))
-    fn = numpy_kernel(workload)
-    ok = workload.check(fn(*inputs), inputs) is None
-    rows.append(("numpy", time_callable(fn, inputs), ok))
-    numpy_s = rows[-1][1].median
-    return pd.DataFrame(
-        [
-            {
-                "implementation": name,
-                "median_us": t.median * 1e6,
-                "min_us": t.min * 1e6,
-                "gflops": workload.flops / t.median / 1e9,
-                "speedup_vs_numpy": numpy_s / t.median,
-                "correct": ok,
-            }
-            for name, t, ok in rows
-        ]
-    )
+        rt_mod = compile_module(mod, tgt)
+        error = check_numerics(rt_mod, wl, tgt)
+        prepared = prepare_module(rt_mod, wl, sets, dev)
+        rows.append(_timed_row(wl, name, prepared, sets, protocol, error,
+                               validated=name == "tvm-tuned"))
+    for baseline in competing:
+        if not baseline.supports(wl):
+            continue
+        try:
+            prepared = baseline.prepare(wl, sets)
+        except Exception as err:  # a library that cannot run this shape: say so, go on
+            rows.append(_row(wl, baseline.name, None, False, f"{type(err).__name__}: {err}"))
+            continue
+        rows.append(_timed_row(wl, baseline.name, prepared, sets, protocol, None))
+    return rows
+
+
+def _timed_row(wl, name, prepared: Prepared, sets, protocol, error, validated=False) -> dict:
+    """Check the outputs of the first and last input sets, then time; a wrong one is not timed."""
+    for i in sorted({0, len(sets) - 1}):
+        if error:
+            break
+        prepared.calls[i]()
+        error = wl.check(prepared.output(i), sets[i])
+    if error:
+        return _row(wl, name, None, False, error)
+    return _row(wl, name, measure(prepared, protocol), True, None, validated)
+
+
+def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: str | None,
+         validated: bool = False) -> dict:
+    nan = math.nan
+    return {
+        "workload": wl.key,
+        "kernel": wl.kernel,
+        "dtype": wl.params["dtype"],
+        "implementation": name,
+        "median_us": timing.median * 1e6 if timing else nan,
+        "min_us": timing.min * 1e6 if timing else nan,
+        "max_us": timing.max * 1e6 if timing else nan,
+        "spread": timing.spread if timing else nan,
+        "samples": timing.samples if timing else 0,
+        "calls_per_sample": timing.number if timing else 0,
+        "input_sets": timing.sets if timing else 0,
+        "flops": wl.flops,
+        "bytes": wl.bytes_moved,
+        "correct": correct,
+        "validated": validated and correct,
+        "error": error or "",
+    }
+
+
+def add_rates(frame: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
+    """Add GFLOP/s, GB/s, FLOP/byte and speedups over each baseline (and the best one)."""
+    seconds = frame["median_us"] * 1e-6
+    frame["gflops"] = frame["flops"] / seconds / 1e9
+    frame["gbps"] = frame["bytes"] / seconds / 1e9
+    frame["intensity"] = frame["flops"] / frame["bytes"]
+    by_impl = frame.pivot_table(index="workload", columns="implementation", values="median_us")
+    for name in baselines:
+        base = frame["workload"].map(by_impl[name]) if name in by_impl else np.nan
+        frame[f"speedup_vs_{name}"] = base / frame["median_us"]
+    present = [n for n in baselines if n in by_impl]
+    best = by_impl[present].min(axis=1) if present else pd.Series(dtype=float)
+    frame["speedup_vs_best_baseline"] = frame["workload"].map(best) / frame["median_us"]
+    return frame

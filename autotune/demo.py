@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compare import compare
+from .baselines import baselines_for
+from .compare import add_rates, compare_workload
 from .exporter import export
 from .logs import LogStore
 from .package import load_package
-from .select import best_validated
+from .measure import Protocol
 from .target import resolve_target
 from .tuning import TuneResult, tune
 from .workload import Workload
@@ -29,8 +30,12 @@ def run_demo(
     """Tune the demo workload on the host CPU, compare it, and export + reload a package."""
     wl, target = DEMO_WORKLOAD, resolve_target("cpu")
     result = tune(wl, target, trials=trials, log_dir=log_dir, progress=progress)
-    choice = best_validated(LogStore(log_dir).open(wl, target))
-    table = compare(wl, target, choice.module if choice else None)
+    competing = [b for b in baselines_for("cpu") if not b.unavailable()]
+    rows = compare_workload(wl, LogStore(log_dir).open(wl, target), target, competing, Protocol())
+    table = add_rates(pd.DataFrame(rows), [b.name for b in competing])[
+        ["implementation", "median_us", "min_us", "spread", "gflops", "correct"]
+        + [f"speedup_vs_{b.name}" for b in competing]
+    ]
     pkg_dir = export([wl], target, log_dir, out)
     pkg = load_package(pkg_dir)
     inputs = wl.make_inputs(seed=7)

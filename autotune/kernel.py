@@ -82,6 +82,10 @@ class TensorSpec:
     def to_json(self) -> dict:
         return {"shape": list(self.shape), "dtype": self.dtype}
 
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
 
 class KernelTemplate(ABC):
     """A parameterised kernel: TVMScript builder plus everything needed to check and rate it.

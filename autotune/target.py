@@ -97,6 +97,13 @@ def target_key(target: tvm.target.Target) -> str:
     return "-".join(parts + [digest])
 
 
+def target_threads(target: tvm.target.Target) -> int:
+    """Host threads for kernels built for ``target``: its ``num-cores`` (host's for GPUs)."""
+    cpu = target if target.kind.name == "llvm" else target.host
+    cores = cpu.attrs.get("num-cores") if cpu is not None else None
+    return int(cores) if cores else host_target().attrs["num-cores"]
+
+
 def device_for(target: tvm.target.Target) -> tvm.runtime.Device:
     """The device that runs code built for ``target``, or TargetError if there is none."""
     kind = target.kind.name

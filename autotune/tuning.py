@@ -10,14 +10,16 @@ from pathlib import Path
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from .build import compile_module
+from .build import compile_module, prepare_module
 from .builder import WarmBuilder
 from .errors import AutotuneError
+from .events import EventLog
 from .logs import LogStore
-from .measure import Timing, time_module
+from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
 from .select import best_validated
-from .target import device_for, resolve_target, target_key
+from .target import device_for, resolve_target, target_key, target_threads
+from .threads import set_threads
 from .workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
@@ -64,6 +66,7 @@ def tune(
         raise AutotuneError(f"trials must be >= 0, got {trials}")
     tgt = resolve_target(target)
     device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
+    set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     entry = LogStore(log_dir).open(workload, tgt, create=True)
     started = time.perf_counter()
     if trials:
@@ -74,6 +77,7 @@ def tune(
 def _search(entry, tgt, trials, trials_per_iter, seed, progress) -> None:
     logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
     bar = ProgressBar(trials, entry.workload.flops, entry.workload.key, disable=not progress)
+    events = EventLog(entry.path, entry.workload.key, trials)
     builder = WarmBuilder()
     try:
         ms.tune_tir(
@@ -84,11 +88,12 @@ def _search(entry, tgt, trials, trials_per_iter, seed, progress) -> None:
             num_trials_per_iter=min(trials_per_iter, trials),
             builder=builder,
             database=entry.database(),
-            measure_callbacks=[*ms.MeasureCallback.create("default"), bar],
+            measure_callbacks=[*ms.MeasureCallback.create("default"), bar, events],
             seed=seed,
         )
     finally:
         bar.close()
+        events.close()
         builder.shutdown()
 
 
@@ -99,11 +104,10 @@ def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:
     records = len(entry.database().get_all_tuning_records())
     timing: Timing | None = None
     if choice is not None:
-        dev = device_for(tgt)
+        protocol = Protocol()
         rt_mod = compile_module(choice.module, tgt)
-        args = [tvm.runtime.tensor(x, dev) for x in wl.make_inputs()]
-        args.append(tvm.runtime.empty(wl.output_spec.shape, wl.output_spec.dtype, dev))
-        timing = time_module(rt_mod, args, dev)
+        sets = input_sets(wl, protocol.sets_for(wl))
+        timing = measure(prepare_module(rt_mod, wl, sets, device_for(tgt)), protocol)
     return TuneResult(
         workload=wl.key,
         target=target_key(tgt),

@@ -1,0 +1,29 @@
+"""What a baseline is: another implementation of a workload, prepared for ``measure``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..measure import Prepared
+from ..workload import Workload
+
+
+class Baseline(ABC):
+    """A vendor library computing workloads; timed and checked like the tuned kernels."""
+
+    name: str
+    device: str  # "cpu" or "cuda": the target kind it competes on
+    kernels: frozenset[str]  # the kernel templates it implements
+
+    def unavailable(self) -> str | None:
+        """None if it can run here, else a one-line reason (e.g. a missing package)."""
+        return None
+
+    def supports(self, workload: Workload) -> bool:
+        return workload.kernel in self.kernels
+
+    @abstractmethod
+    def prepare(self, workload: Workload, sets: list[list[np.ndarray]]) -> Prepared:
+        """Bind the library's implementation of ``workload`` to the input sets."""

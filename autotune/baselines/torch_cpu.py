@@ -1,0 +1,63 @@
+"""PyTorch on the CPU (oneDNN convolutions, its BLAS for GEMM): an optional extra.
+
+Install with ``pip install torch==2.13.0`` (the CPU build). Tensors share memory with the
+NumPy input sets; outputs are written in place where the operator takes ``out=``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ..measure import Prepared
+from ..workload import Workload
+from .base import Baseline
+
+
+class TorchBaseline(Baseline):
+    name = "torch"
+    device = "cpu"
+    kernels = frozenset({"conv2d", "gemm", "add", "fma", "sum", "softmax"})
+
+    def unavailable(self) -> str | None:
+        try:
+            import torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        except ImportError:
+            return "PyTorch is not installed (pip install torch==2.13.0 gives the CPU build)"
+        return None
+
+    def prepare(self, workload: Workload, sets: list[list[np.ndarray]]) -> Prepared:
+        import torch  # pylint: disable=import-outside-toplevel
+
+        spec = workload.output_spec
+        tensors = [[torch.from_numpy(x) for x in inputs] for inputs in sets]
+        outs = [torch.empty(spec.shape, dtype=getattr(torch, spec.dtype)) for _ in sets]
+        results = list(outs)
+        fn = _op(torch, workload)
+
+        def call(i: int) -> None:
+            results[i] = fn(*tensors[i], out=outs[i])
+
+        return Prepared(
+            calls=[partial(call, i) for i in range(len(sets))],
+            output=lambda i: results[i].numpy(),
+        )
+
+
+def _op(torch, workload: Workload):
+    """``fn(*inputs, out=tensor) -> tensor``; ops without ``out=`` return a new tensor."""
+    p = workload.params
+    functional = torch.nn.functional
+    if workload.kernel == "conv2d":
+        return lambda x, w, out: functional.conv2d(
+            x, w, stride=p["stride"], padding=p["padding"], dilation=p["dilation"],
+            groups=p["groups"],
+        )
+    return {
+        "gemm": lambda a, b, out: torch.matmul(a, b, out=out),
+        "add": lambda x, y, out: torch.add(x, y, out=out),
+        "fma": lambda a, x, y, out: torch.addcmul(y, a, x, out=out),
+        "sum": lambda x, out: torch.sum(x, dim=0, keepdim=True, out=out),
+        "softmax": lambda x, out: torch.softmax(x, dim=1),
+    }[workload.kernel]

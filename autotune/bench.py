@@ -1,0 +1,166 @@
+"""Run a suite: tune (or reuse logs), then time tuned, untuned and every baseline alike.
+
+Writes one tidy table, one row per workload x implementation, as CSV and Parquet, and the
+tuning curves of every workload, under ``OUT/<target key>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import tvm
+from tqdm.auto import tqdm
+
+from .baselines import Baseline, baselines_for
+from .compare import add_rates, compare_workload
+from .events import read_events, tuning_curve
+from .logs import LogStore
+from .measure import Protocol
+from .peak import Peaks, measure_peaks
+from .suite import Suite, load_suite
+from .target import device_for, resolve_target, target_json, target_key, target_threads
+from .threads import set_threads
+from .tuning import DEFAULT_LOG_DIR, tune
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchResult:
+    results: pd.DataFrame
+    curves: pd.DataFrame
+    files: list[Path]
+    skipped: dict[str, str]  # baseline name -> why it did not run
+
+
+def bench(
+    suite: Suite | str | Path,
+    target: str | dict | tvm.target.Target = "cpu",
+    trials: int | None = None,
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    out_dir: str | Path = "results",
+    *,
+    baselines: list[str] | None = None,
+    protocol: Protocol | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> BenchResult:
+    """Benchmark every workload of ``suite`` on ``target``.
+
+    Each workload's log is topped up to its trial budget (``trials`` overrides the suite's);
+    a log that already has that many trials is reused as is. Then the tuned kernel, TVM's
+    untuned kernel and each available baseline are checked against the NumPy reference and
+    timed with one protocol, all with the target's thread count.
+    """
+    suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    tgt = resolve_target(target)
+    device_for(tgt)
+    protocol = protocol or Protocol()
+    kind = "cpu" if tgt.kind.name == "llvm" else tgt.kind.name
+    competing, skipped = [], {}
+    for baseline in baselines_for(kind, baselines):
+        reason = baseline.unavailable()  # imports the library, before threads are set
+        if reason:
+            skipped[baseline.name] = reason
+            log.warning("baseline %s skipped: %s", baseline.name, reason)
+        else:
+            competing.append(baseline)
+    threads = target_threads(tgt)
+    set_threads(threads)
+
+    store = LogStore(log_dir)
+    for item in suite.items:
+        budget = trials if trials is not None else (item.trials or 0)
+        entry = store.open(item.workload, tgt, create=True)
+        missing = budget - trials_done(entry.path)
+        if missing > 0:
+            tune(item.workload, tgt, trials=missing, log_dir=log_dir, progress=progress)
+
+    peaks = measure_peaks(tgt) if kind == "cpu" else None
+    rows: list[dict] = []
+    curves: list[pd.DataFrame] = []
+    for item in tqdm(suite.items, desc="timing", unit="workload", disable=not progress):
+        wl = item.workload
+        entry = store.open(wl, tgt)
+        curve = tuning_curve(entry.path, wl.flops)
+        curves.append(curve.assign(workload=wl.key))
+        for row in compare_workload(wl, entry, tgt, competing, protocol):
+            tuned = row["implementation"] == "tvm-tuned" and len(curve) > 0
+            row["trials"] = int(curve["trial"].max()) if tuned else 0
+            row["tuning_s"] = float(curve["elapsed_s"].max()) if tuned else 0.0
+            rows.append(row)
+
+    results = _finish(pd.DataFrame(rows), suite, tgt, threads, peaks, command, competing)
+    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+    out = Path(out_dir) / target_key(tgt)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / f"{suite.name}.csv", out / f"{suite.name}.parquet", out / f"{suite.name}-curves.csv"]
+    results.to_csv(files[0], index=False)
+    results.to_parquet(files[1], index=False)
+    curve_table.to_csv(files[2], index=False)
+    return BenchResult(results, curve_table, files, skipped)
+
+
+def load_results(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Results tables (CSV or Parquet) written by ``bench``, with their curve files, joined."""
+    tables, curves = [], []
+    for path in map(Path, paths):
+        reader = pd.read_parquet if path.suffix == ".parquet" else pd.read_csv
+        table = reader(path)
+        if "error" in table:  # CSV gives NaN for the empty strings
+            table["error"] = table["error"].fillna("")
+        tables.append(table)
+        curve_file = path.with_name(f"{path.stem}-curves.csv")
+        if curve_file.exists() and curve_file.stat().st_size > 1:
+            curves.append(pd.read_csv(curve_file))
+    return (pd.concat(tables, ignore_index=True),
+            pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
+
+
+def trials_done(log_path: Path) -> int:
+    """Trials measured into a log so far (from its event file)."""
+    trials = [e["trial"] for e in read_events(log_path) if e.get("event") == "trial"]
+    return max(trials, default=0)
+
+
+def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks | None,
+            command: str | None, competing: list[Baseline]) -> pd.DataFrame:
+    frame.insert(0, "suite", suite.name)
+    add_rates(frame, [b.name for b in competing])
+    if peaks:
+        frame["roofline_gflops"] = [peaks.bound(x) for x in frame["intensity"]]
+        frame["roofline_fraction"] = frame["gflops"] / frame["roofline_gflops"]
+    else:
+        frame["roofline_gflops"] = frame["roofline_fraction"] = np.nan
+    frame["tvm_version"] = tvm.__version__
+    frame["target"] = target_key(tgt)
+    frame["target_json"] = json.dumps(target_json(tgt), sort_keys=True)
+    frame["host"] = host_description()
+    frame["threads"] = threads
+    frame["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    frame["peak_gflops"] = peaks.gflops if peaks else np.nan
+    frame["peak_gbps"] = peaks.gbps if peaks else np.nan
+    frame["command"] = command or f"autotune.bench({suite.name!r}, target={target_key(tgt)!r})"
+    return frame
+
+
+def host_description() -> str:
+    """CPU model and core counts, e.g. ``AMD EPYC 9B45, 2 cores / 2 threads``."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{model}, {psutil.cpu_count(logical=False)} cores / "
+            f"{psutil.cpu_count(logical=True)} threads")

@@ -1,0 +1,89 @@
+"""The machine's ceilings, measured in the same run: float32 GEMM rate and memory bandwidth.
+
+Peak compute: a large SGEMM through NumPy's BLAS. Peak bandwidth: STREAM-style copy and
+triad kernels built with TVM (parallel, vectorised), on arrays far larger than the caches,
+counting bytes as STREAM does (copy 8 B, triad 12 B per float32 element). Both use the same
+protocol and thread count as every other measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tvm
+from tvm.script import tirx as T
+
+from .measure import Clock, Prepared, Protocol, last_level_cache_bytes, measure
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Ceilings for the roofline: GFLOP/s and GB/s, and what each was measured with."""
+
+    gflops: float
+    gbps: float
+    sgemm_n: int
+    stream_bytes: int
+    copy_gbps: float
+    triad_gbps: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def bound(self, intensity: float) -> float:
+        """Roofline bound in GFLOP/s for a kernel of ``intensity`` FLOP per byte."""
+        return min(self.gflops, intensity * self.gbps)
+
+
+def measure_peaks(
+    target: tvm.target.Target, sgemm_n: int = 2048, protocol: Protocol | None = None
+) -> Peaks:
+    """Measure both ceilings on the host CPU for ``target`` (an LLVM target)."""
+    protocol = protocol or Protocol(repeat=10, max_sets=1)
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (sgemm_n, sgemm_n)).astype("float32") for _ in range(2))
+    out = np.empty_like(a)
+    sgemm = measure(Prepared([lambda: np.matmul(a, b, out=out)], lambda i: out), protocol)
+    elements = max(1 << 24, last_level_cache_bytes())  # per array: 4x the LLC, 64 MiB at least
+    copy_s, triad_s = _stream(target, elements, protocol)
+    copy, triad = 8 * elements / copy_s / 1e9, 12 * elements / triad_s / 1e9
+    return Peaks(
+        gflops=2 * sgemm_n**3 / sgemm.median / 1e9,
+        gbps=max(copy, triad),
+        sgemm_n=sgemm_n,
+        stream_bytes=4 * elements,
+        copy_gbps=copy,
+        triad_gbps=triad,
+    )
+
+
+def _stream(target: tvm.target.Target, n: int, protocol: Protocol) -> tuple[float, float]:
+    lanes = 16
+    chunks = n // lanes
+
+    @T.prim_func
+    def copy(a: T.Buffer((n,), "float32"), c: T.Buffer((n,), "float32")):
+        T.func_attr({"global_symbol": "copy", "tirx.noalias": True})
+        for i in T.parallel(chunks):
+            for j in T.vectorized(lanes):
+                c[i * lanes + j] = a[i * lanes + j]
+
+    @T.prim_func
+    def triad(a: T.Buffer((n,), "float32"), b: T.Buffer((n,), "float32"),
+              c: T.Buffer((n,), "float32")):
+        T.func_attr({"global_symbol": "triad", "tirx.noalias": True})
+        for i in T.parallel(chunks):
+            for j in T.vectorized(lanes):
+                a[i * lanes + j] = b[i * lanes + j] + T.float32(3.0) * c[i * lanes + j]
+
+    lib = tvm.compile(tvm.IRModule({"copy": copy, "triad": triad}), target=target).jit()
+    dev = tvm.cpu()
+    x, y, z = (tvm.runtime.tensor(np.ones(n, "float32"), dev) for _ in range(3))
+    copy_t = measure(Prepared([lambda: lib["copy"](x, y)], lambda i: y.numpy(), Clock()), protocol)
+    triad_t = measure(Prepared([lambda: lib["triad"](x, y, z)], lambda i: x.numpy(), Clock()),
+                      protocol)
+    result = x.numpy()[:4]
+    if not np.allclose(result, 4.0):
+        raise RuntimeError(f"STREAM triad computed {result}, expected 4.0")
+    return copy_t.median, triad_t.median

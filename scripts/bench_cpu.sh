@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run the shipped CPU suites end to end on this machine, then write the report.
+# Tunes (or tops up) every workload to its suite's trial budget: conv-unusual alone is
+# 13 x 300 trials. Run it on an otherwise idle machine: it times everything it tunes.
+#   scripts/bench_cpu.sh [RESULTS_DIR]          (default: results)
+set -euo pipefail
+out="${1:-results}"
+started=$(date +%s)
+for suite in conv-unusual gemm-odd vector-ops; do
+    autotune bench "$suite" --target cpu --log-dir "$out/logs" --out "$out"
+done
+target_dir=$(ls -d "$out"/llvm-* | head -n 1)
+autotune report "$target_dir"/conv-unusual.csv "$target_dir"/gemm-odd.csv \
+    "$target_dir"/vector-ops.csv --out "$target_dir/report"
+echo "bench_cpu.sh: $(( ($(date +%s) - started) / 60 )) minutes in all" | tee "$target_dir/duration.txt"

@@ -1,0 +1,93 @@
+"""Suites, and the bench table built on the session's tuned log (no extra tuning)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from conftest import TINY_CONV
+
+from autotune.bench import bench, load_results, trials_done
+from autotune.errors import AutotuneError
+from autotune.measure import Protocol
+from autotune.suite import load_suite, shipped_suites
+
+FAST = Protocol(repeat=5, min_sample_s=1e-3, warmup_s=0.0, max_sets=4)
+
+
+def _suite_text(trials_conv: int) -> str:
+    conv = "\n".join(f"{k} = {list(v) if isinstance(v, tuple) else v}" for k, v in TINY_CONV.items())
+    return (f'name = "tiny"\n\n[[workload]]\nkernel = "conv2d"\n{conv}\ntrials = {trials_conv}\n\n'
+            '[[workload]]\nkernel = "add"\nn = 1000\ntrials = 0\n')
+
+
+def test_shipped_suites_load():
+    suites = {name: load_suite(name) for name in shipped_suites()}
+    assert {"conv-unusual", "vector-ops", "gemm-odd"} <= set(suites)
+    convs = suites["conv-unusual"].workloads
+    assert len(convs) >= 12 and all(i.trials >= 300 for i in suites["conv-unusual"].items)
+    p = [w.params for w in convs]
+    assert any(x["groups"] == x["c"] > 1 for x in p)  # depthwise
+    assert any(1 < x["groups"] < x["c"] for x in p)  # grouped
+    assert any((x["kh"], x["kw"]) == (5, 1) for x in p) and any(x["kh"] == x["kw"] == 7 for x in p)
+    assert {2, 3} <= {s for x in p for s in x["stride"]}
+    assert any(2 in x["dilation"] for x in p) and any(x["n"] > 1 for x in p)
+    assert any(x["kh"] == x["kw"] == 1 and x["c"] % 2 for x in p)
+
+
+def test_suite_errors_are_all_reported_with_lines(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('trials = 5\n\n[[workload]]\nkernel = "gemm"\nm = 0\nn = 2\nk = 2\n\n'
+                   '[[workload]]\nkernel = "nope"\n\n[[workload]]\nn = 3\n')
+    with pytest.raises(AutotuneError) as err:
+        load_suite(bad)
+    text = str(err.value)
+    assert "3 error(s)" in text
+    assert f"{bad}:3: workload 1: parameter 'm'" in text
+    assert f"{bad}:9: workload 2" in text and "nope" in text
+    assert f"{bad}:12: workload 3: missing kernel" in text
+    with pytest.raises(AutotuneError, match="no suite file"):
+        load_suite("no-such-suite")
+
+
+@pytest.mark.tuning
+def test_bench_table_reuses_the_log(tuned, cpu, tmp_path):
+    wl, log_dir, result = tuned
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(_suite_text(result.trials_run))
+    before = trials_done(result.log_path)
+    out = bench(suite, cpu, log_dir=log_dir, out_dir=tmp_path / "res", protocol=FAST,
+                progress=False)
+    assert trials_done(result.log_path) == before  # budget already met: nothing re-tuned
+    table = out.results
+    assert set(table["implementation"]) == {"tvm-tuned", "tvm-untuned", "numpy", "torch"}
+    for column in ("median_us", "min_us", "max_us", "spread", "gflops", "gbps", "intensity",
+                   "roofline_gflops", "roofline_fraction", "speedup_vs_numpy", "speedup_vs_torch",
+                   "speedup_vs_best_baseline", "validated", "trials", "tuning_s", "tvm_version",
+                   "target", "host", "threads", "date", "peak_gflops", "peak_gbps", "command"):
+        assert column in table, column
+    timed = table[table["correct"]]
+    assert (timed["min_us"] <= timed["median_us"]).all() and (timed["median_us"] <= timed["max_us"]).all()
+    assert timed["gflops"].to_numpy() == pytest.approx((timed["flops"] / timed["median_us"] / 1e3).to_numpy())
+    assert timed["gbps"].to_numpy() == pytest.approx((timed["bytes"] / timed["median_us"] / 1e3).to_numpy())
+    conv = table[table["workload"] == wl.key].set_index("implementation")
+    assert conv.loc["tvm-tuned", "validated"] and conv.loc["tvm-tuned", "trials"] == before
+    assert conv.loc["tvm-tuned", "speedup_vs_numpy"] == pytest.approx(
+        conv.loc["numpy", "median_us"] / conv.loc["tvm-tuned", "median_us"])
+    assert conv.loc["numpy", "speedup_vs_numpy"] == pytest.approx(1.0)
+    best = min(conv.loc["numpy", "median_us"], conv.loc["torch", "median_us"])
+    assert conv.loc["tvm-untuned", "speedup_vs_best_baseline"] == pytest.approx(
+        best / conv.loc["tvm-untuned", "median_us"])
+    untuned_add = table[(table["kernel"] == "add") & (table["implementation"] == "tvm-tuned")]
+    assert not untuned_add["correct"].item() and math.isnan(untuned_add["median_us"].item())
+    assert (table["threads"] == cpu.attrs["num-cores"]).all()
+    assert table["peak_gflops"].iloc[0] > 1 and table["peak_gbps"].iloc[0] > 1
+
+    curves = out.curves[out.curves["workload"] == wl.key]
+    assert list(curves["trial"]) == list(range(1, before + 1))
+    assert curves["best_us"].is_monotonic_decreasing
+    results, curves_back = load_results([out.files[0]])
+    pd.testing.assert_frame_equal(results[table.columns], table, check_dtype=False)
+    assert len(curves_back) == len(out.curves)
+    assert pd.read_parquet(out.files[1]).shape == table.shape

@@ -1,0 +1,65 @@
+"""The timing protocol's statistics, checked on synthetic timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from autotune.measure import Clock, Prepared, Protocol, Timing, measure
+from autotune.workload import Workload
+
+
+class ScriptedClock(Clock):
+    """A clock whose every start/stop pair lasts ``per_call * calls`` seconds (no real time)."""
+
+    def __init__(self, per_call: list[float]) -> None:
+        self.per_call = per_call
+        self.calls_made = 0
+        self.samples = 0
+
+    def start(self) -> None:
+        self._before = self.calls_made
+
+    def stop(self) -> float:
+        n = self.calls_made - self._before
+        seconds = self.per_call[min(self.samples, len(self.per_call) - 1)] * n
+        self.samples += 1
+        return seconds
+
+
+def test_timing_statistics():
+    t = Timing.from_samples([3.0, 1.0, 2.0, 10.0, 2.0], number=4, sets=2)
+    assert (t.median, t.min, t.max, t.samples) == (2.0, 1.0, 10.0, 5)
+    assert t.spread == pytest.approx(4.5)
+    for bad in ([], [1.0, 0.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError):
+            Timing.from_samples(bad)
+
+
+def test_measure_cycles_sets_and_reaches_the_minimum_sample_length():
+    used = []
+    clock = ScriptedClock([1e-6])  # every call "takes" 1 us
+    calls = [lambda i=i: (used.append(i), setattr(clock, "calls_made", clock.calls_made + 1))
+             for i in range(3)]
+    protocol = Protocol(repeat=7, min_sample_s=1e-3, warmup_s=0.0, max_sets=3)
+    t = measure(Prepared(calls, lambda i: None, clock), protocol)
+    assert t.samples == 7 and t.sets == 3
+    assert t.number % 3 == 0 and t.number * 1e-6 >= 1e-3  # each sample lasts >= 1 ms
+    assert t.median == pytest.approx(1e-6)
+    assert {used.count(i) for i in range(3)} == {used.count(0)}  # every set equally often
+
+
+def test_measure_reports_the_median_not_the_mean():
+    clock = ScriptedClock([1e-6] * 3 + [1e-6, 5e-6, 1e-6, 2e-6, 1e-6])
+    calls = [lambda: setattr(clock, "calls_made", clock.calls_made + 1)]
+    protocol = Protocol(repeat=5, min_sample_s=0.0, warmup_s=0.0, max_sets=1)
+    t = measure(Prepared(calls, lambda i: None, clock), protocol)
+    assert t.max == pytest.approx(5e-6) and t.median == pytest.approx(1e-6)
+
+
+def test_input_rotation_covers_the_cache():
+    small = Workload("add", n=1000)  # 12 kB a set
+    big = Workload("add", n=1 << 24)  # 192 MiB a set
+    protocol = Protocol(flush_bytes=64 << 20, max_sets=64)
+    assert protocol.sets_for(small) == 64
+    assert protocol.sets_for(big) == 1
+    assert Protocol(flush_bytes=120_000, max_sets=64).sets_for(small) == 10
