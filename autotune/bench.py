@@ -21,14 +21,14 @@ from tqdm.auto import tqdm
 
 from .baselines import Baseline, baselines_for
 from .compare import add_rates, compare_workload
-from .events import read_events, tuning_curve
+from .events import tuning_curve
 from .logs import LogStore
 from .measure import Protocol
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
 from .target import device_for, resolve_target, target_json, target_key, target_threads
 from .threads import set_threads
-from .tuning import DEFAULT_LOG_DIR, tune
+from .tuning import DEFAULT_LOG_DIR, trials_done, tune
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,6 @@ def load_results(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
 
 
-def trials_done(log_path: Path) -> int:
-    """Trials measured into a log so far (from its event file)."""
-    trials = [e["trial"] for e in read_events(log_path) if e.get("event") == "trial"]
-    return max(trials, default=0)
-
-
 def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks | None,
             command: str | None, competing: list[Baseline]) -> pd.DataFrame:
     frame.insert(0, "suite", suite.name)
@@ -148,6 +142,8 @@ def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks |
     frame["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     frame["peak_gflops"] = peaks.gflops if peaks else np.nan
     frame["peak_gbps"] = peaks.gbps if peaks else np.nan
+    frame["peak_source"] = (f"{peaks.sgemm_n}^3 SGEMM via {peaks.sgemm_library}; STREAM "
+                            f"copy/triad on {peaks.stream_bytes >> 20} MiB arrays") if peaks else ""
     frame["command"] = command or f"autotune.bench({suite.name!r}, target={target_key(tgt)!r})"
     return frame
 

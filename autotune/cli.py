@@ -54,25 +54,35 @@ def kernels() -> None:
 @click.argument("kernel")
 @click.argument("params", nargs=-1)
 @TARGET
-@click.option("--trials", default=64, show_default=True, type=click.IntRange(min=0),
-              help="Trials to add to the log (0: only validate and time what is there).")
+@click.option("--trials", type=click.IntRange(min=0), default=None,
+              help="Trials to add to the log (0: only validate and time what is there). "
+                   "Default 64, or unlimited with --time-budget.")
+@click.option("--time-budget", default=None,
+              help="Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.")
 @LOG_DIR
 @click.option("--seed", type=int, default=None, help="Search seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, trials, log_dir, seed, quiet, as_json) -> None:
-    """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1)."""
+def tune(kernel, params, target, trials, time_budget, log_dir, seed, quiet, as_json) -> None:
+    """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
+
+    Rerunning on an existing log continues the search from its records.
+    """
     from .tuning import tune as run_tune
     from .workload import Workload
 
     wl = Workload(kernel, **parse_params(params))
-    result = run_tune(wl, target, trials=trials, log_dir=log_dir, seed=seed, progress=not quiet)
+    if trials is None and time_budget is None:
+        trials = 64
+    result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
+                      seed=seed, progress=not quiet)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
     click.echo(f"workload   {result.workload}")
     click.echo(f"target     {result.target}")
-    click.echo(f"log        {result.log_path} ({result.records} records)")
+    click.echo(f"log        {result.log_path} ({result.records} records, "
+               f"{result.trials_run} trials this run in {result.seconds:.0f} s)")
     if result.validated:
         click.echo(
             f"best       {result.latency_s * 1e6:.1f} us median, {result.gflops:.2f} GFLOP/s "
@@ -167,6 +177,73 @@ def report(tables, out) -> None:
     click.echo(f"wrote {path}")
 
 
+@cli.group()
+def logs() -> None:
+    """Inspect and maintain tuning logs."""
+
+
+@logs.command("list")
+@LOG_DIR
+def logs_list(log_dir) -> None:
+    """Every log: target, workload, records, trials, best validated latency."""
+    from .logtools import list_logs
+
+    table = list_logs(log_dir)
+    if table.empty:
+        click.echo(f"no logs under {log_dir}")
+        return
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+@logs.command("show")
+@click.argument("workload")
+@LOG_DIR
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1))
+def logs_show(workload, log_dir, top) -> None:
+    """The fastest records of WORKLOAD (a key), on every target it was tuned for."""
+    from .logtools import find_entries, records_table
+
+    for entry in find_entries(log_dir, workload):
+        click.echo(f"{entry.path}")
+        table = records_table(entry).head(top)
+        click.echo(table.drop(columns=["target", "workload"]).to_string(
+            index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+@logs.command("merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--into", required=True, type=click.Path(file_okay=False),
+              help="Log root to merge into (created if missing).")
+def logs_merge(sources, into) -> None:
+    """Merge log roots tuned on several machines; each target stays in its own folder."""
+    from .logtools import merge
+
+    for source, log, count in merge(list(sources), into):
+        click.echo(f"{count:6d} new records  {log}  from {source}")
+
+
+@logs.command("prune")
+@LOG_DIR
+@click.option("--keep", required=True, type=click.IntRange(min=1),
+              help="Records to keep per workload (the fastest).")
+def logs_prune(log_dir, keep) -> None:
+    """Keep the fastest KEEP records of every log (the old file is kept as .pruned)."""
+    from .logtools import prune
+
+    for log, count in prune(log_dir, keep).items():
+        click.echo(f"{count:6d} records pruned  {log}")
+
+
+@logs.command("csv")
+@LOG_DIR
+@click.option("--out", default="records.csv", show_default=True, type=click.Path(dir_okay=False))
+def logs_csv(log_dir, out) -> None:
+    """Every record of every log as one CSV."""
+    from .logtools import records_csv
+
+    click.echo(f"wrote {records_csv(log_dir, out)}")
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
@@ -178,5 +255,9 @@ def main() -> None:
         sys.exit(err.exit_code)
     except AutotuneError as err:
         click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except OSError as err:  # a full disk or a vanished folder while writing results
+        where = f" ({err.filename})" if err.filename else ""
+        click.echo(f"error: {err.strerror or err}{where}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -7,23 +7,32 @@ Layout::
         database_tuning_record.json   JSONDatabase(work_dir=...) opens them
         meta.json                     workload, target JSON, TVM version
         validation.json               verdict of each record checked against NumPy
+        events.jsonl                  one line per measured candidate (see events.py)
+        .lock                         held by the process tuning this log
         logs/                         MetaSchedule's text logs
 
 The target key carries a hash of the full target JSON, and ``meta.json`` is checked on
-every open, so a log tuned for one target is never applied to another.
+every open, so a log tuned for one target is never applied to another. One process at a
+time tunes a log (a file lock); damaged lines from a crash mid-write are set aside with a
+warning before MetaSchedule reads the files (see logrepair.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import filelock
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from .errors import LogError
+from .logrepair import RECORDS, WORKLOADS, damaged_lines, repair
 from .target import target_json, target_key
 from .workload import Workload
 
@@ -39,8 +48,22 @@ class LogEntry:
     workload: Workload
     target: tvm.target.Target
 
+    def lock(self) -> filelock.FileLock:
+        """The lock a tuning process holds on this log (re-entrant within a process)."""
+        return _lock(str(self.path / ".lock"))
+
     def database(self) -> ms.database.JSONDatabase:
-        """The MetaSchedule database (created if absent)."""
+        """The MetaSchedule database (created if absent), damaged lines set aside first.
+
+        If another process is tuning this log, its files are not touched: a repaired copy
+        is opened instead (records committed to it are not kept).
+        """
+        if damaged_lines(self.path):
+            try:
+                with self.lock().acquire(timeout=0):
+                    repair(self.path, self.workload)
+            except filelock.Timeout:
+                return _repaired_copy(self)
         return ms.database.JSONDatabase(work_dir=str(self.path))
 
     def verdicts(self) -> dict[str, dict]:
@@ -49,9 +72,10 @@ class LogEntry:
         return json.loads(file.read_text()) if file.exists() else {}
 
     def save_verdict(self, rid: str, verdict: dict) -> None:
-        verdicts = self.verdicts()
-        verdicts[rid] = verdict
-        _write_json(self.path / VERDICTS, verdicts)
+        with _lock(str(self.path / ".validation.lock")):
+            verdicts = self.verdicts()
+            verdicts[rid] = verdict
+            _write_json(self.path / VERDICTS, verdicts)
 
 
 class LogStore:
@@ -78,12 +102,16 @@ class LogStore:
         elif create:
             try:
                 path.mkdir(parents=True, exist_ok=True)
+                _write_json(
+                    meta_file,
+                    {"workload": workload.to_json(), "target": want,
+                     "tvm_version": tvm.__version__},
+                )
             except OSError as err:
-                raise LogError(f"cannot create log directory {path}: {err.strerror}") from None
-            _write_json(
-                meta_file,
-                {"workload": workload.to_json(), "target": want, "tvm_version": tvm.__version__},
-            )
+                raise LogError(
+                    f"cannot write the log directory {path}: {err.strerror or err}; "
+                    "give a writable --log-dir"
+                ) from None
         else:
             raise LogError(
                 f"no tuning log for {workload.key} on target {target_key(target)} "
@@ -104,6 +132,20 @@ class LogStore:
                 )
             )
         return found
+
+
+@cache
+def _lock(path: str) -> filelock.FileLock:
+    return filelock.FileLock(path)
+
+
+def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
+    scratch = Path(tempfile.mkdtemp(prefix="autotune-log-"))
+    for name in (WORKLOADS, RECORDS):
+        if (entry.path / name).exists():
+            shutil.copy(entry.path / name, scratch / name)
+    repair(scratch, entry.workload)
+    return ms.database.JSONDatabase(work_dir=str(scratch))
 
 
 def record_id(record: ms.database.TuningRecord) -> str:

@@ -12,11 +12,14 @@ from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
 @derived_object
 class ProgressBar(PyMeasureCallback):
-    """Shows trials done, best latency and GFLOP/s so far, and failed candidates."""
+    """Shows trials done, elapsed and ETA, best latency, GFLOP/s and speedup over NumPy so far,
+    and failed candidates."""
 
-    def __init__(self, total: int, flops: float, label: str, disable: bool = False) -> None:
+    def __init__(self, total: int | None, flops: float, label: str, disable: bool = False,
+                 numpy_s: float | None = None) -> None:
         super().__init__()
         self.flops = flops
+        self.numpy_s = numpy_s
         self.best = math.inf
         self.failed = 0
         self.bar = tqdm(total=total, desc=label, unit="trial", disable=disable, dynamic_ncols=True)
@@ -29,11 +32,11 @@ class ProgressBar(PyMeasureCallback):
             self.best = min(self.best, float(np.mean([float(s) for s in ran.run_secs])))
         self.bar.update(len(runner_results))
         if math.isfinite(self.best):
-            self.bar.set_postfix(
-                best=f"{self.best * 1e6:.1f}us",
-                gflops=f"{self.flops / self.best / 1e9:.2f}",
-                failed=self.failed,
-            )
+            postfix = {"best": f"{self.best * 1e6:.1f}us",
+                       "gflops": f"{self.flops / self.best / 1e9:.2f}"}
+            if self.numpy_s:
+                postfix["vs_numpy"] = f"{self.numpy_s / self.best:.2f}x"
+            self.bar.set_postfix(postfix | {"failed": self.failed})
 
     def close(self) -> None:
         self.bar.close()

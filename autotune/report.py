@@ -182,6 +182,16 @@ def _summary_lines(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _suite_summaries(results: pd.DataFrame) -> list[str]:
+    """The summary again for each suite, when the table holds more than one."""
+    if "suite" not in results or results["suite"].nunique() < 2:
+        return []
+    lines = []
+    for suite, grp in results.groupby("suite", sort=False):
+        lines += [f"### Suite `{suite}`", "", *_summary_lines(summary_rows(grp)), ""]
+    return lines
+
+
 def _workload_table(summary: pd.DataFrame) -> str:
     header = ["Workload", "Kernel", "Tuned median (µs)", "Best baseline",
               "Baseline median (µs)", "Speedup", "Roofline fraction", "Validated", "Correct"]
@@ -299,6 +309,7 @@ def write_report(results: Table, out_dir: str | Path, curves: Table | None = Non
         "",
         *_summary_lines(summary),
         "",
+        *_suite_summaries(results),
         "## Workloads",
         "",
         _workload_table(summary),

@@ -47,7 +47,7 @@ def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
         rid = record_id(record)
         verdict = verdicts.get(rid)
         scheduled = None
-        if verdict is None:
+        if verdict is None or verdict.get("tvm") != tvm.__version__:  # re-check on a new TVM
             verdict, scheduled = _validate(entry, record)
             entry.save_verdict(rid, verdict)
         if not verdict["ok"]:
@@ -64,7 +64,8 @@ def _validate(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
         scheduled = scheduled_module(entry.workload, record)
         error = check_numerics(compile_module(scheduled, entry.target), entry.workload, entry.target)
     except Exception as err:  # a record that no longer applies or builds is a failed record
-        return {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}"}, None
+        return {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}",
+                "tvm": tvm.__version__}, None
     if error:
-        return {"ok": False, "error": error}, None
-    return {"ok": True}, scheduled
+        return {"ok": False, "error": error, "tvm": tvm.__version__}, None
+    return {"ok": True, "tvm": tvm.__version__}, scheduled

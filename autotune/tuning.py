@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import filelock
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from .baselines.numpy_cpu import NumpyBaseline
+from .budget import Deadline, parse_duration
 from .build import compile_module, prepare_module
 from .builder import WarmBuilder
 from .errors import AutotuneError
-from .events import EventLog
+from .events import EventLog, read_events
 from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
@@ -23,6 +28,7 @@ from .threads import set_threads
 from .workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
+UNLIMITED = 1 << 30  # trial cap when only a time budget is given
 
 
 @dataclass
@@ -49,19 +55,28 @@ class TuneResult:
 def tune(
     workload: Workload,
     target: str | dict | tvm.target.Target = "cpu",
-    trials: int = 64,
+    trials: int | None = 64,
     log_dir: str | Path = DEFAULT_LOG_DIR,
     *,
+    time_budget: str | float | None = None,
     trials_per_iter: int = 64,
     seed: int | None = None,
     progress: bool = True,
 ) -> TuneResult:
-    """Run ``trials`` more MetaSchedule trials into the workload's log, then pick the best.
+    """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
+    ``time_budget`` (``"8h"``, ``"45m"``, seconds) ends the search after the batch in which
+    it runs out, whichever of the two comes first; ``trials=None`` means no trial limit.
     The search is TVM's evolutionary search with the XGBoost cost model; rerunning on an
     existing log continues from the records already there. The best record is built and
     checked against the NumPy reference; one that fails is skipped for the next best.
+    One process at a time tunes a log: another waits for it.
     """
+    seconds = parse_duration(time_budget) if time_budget is not None else None
+    if trials is None:
+        if seconds is None:
+            raise AutotuneError("give a trial count, a time budget, or both")
+        trials = UNLIMITED
     if trials < 0:
         raise AutotuneError(f"trials must be >= 0, got {trials}")
     tgt = resolve_target(target)
@@ -69,32 +84,93 @@ def tune(
     set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     entry = LogStore(log_dir).open(workload, tgt, create=True)
     started = time.perf_counter()
+    ran = 0
     if trials:
-        _search(entry, tgt, trials, trials_per_iter, seed, progress)
-    return summarize(entry, trials, time.perf_counter() - started)
+        with _tuning_lock(entry, progress):
+            before = trials_done(entry.path)
+            _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds)
+            ran = trials_done(entry.path) - before
+    return summarize(entry, ran, time.perf_counter() - started)
 
 
-def _search(entry, tgt, trials, trials_per_iter, seed, progress) -> None:
-    logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
-    bar = ProgressBar(trials, entry.workload.flops, entry.workload.key, disable=not progress)
-    events = EventLog(entry.path, entry.workload.key, trials)
+@contextmanager
+def _tuning_lock(entry, progress: bool):
+    lock = entry.lock()
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if progress:
+            print(f"waiting: another process is tuning {entry.path}", file=sys.stderr)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def trials_done(log_path) -> int:
+    """Trials measured into a log so far (from its event file)."""
+    trials = [e["trial"] for e in read_events(log_path) if e.get("event") == "trial"]
+    return max(trials, default=0)
+
+
+@contextmanager
+def _quiet_metaschedule_logger():
+    """Quiet MetaSchedule's console logging, and hide handlers it cannot configure.
+
+    MetaSchedule rebuilds its logger with ``logging.config.dictConfig`` from the names of
+    the handlers already on it, and fails on a handler without a name (such as pytest's
+    capture handlers); those are detached during the search and put back after.
+    """
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    logger.setLevel(logging.WARNING)
+    unnamed = [h for h in logger.handlers if h.get_name() is None]
+    for handler in unnamed:
+        logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in unnamed:
+            logger.addHandler(handler)
+
+
+def _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
+    entry.database()  # set aside damaged lines before MetaSchedule reads the files
+    total = trials if trials != UNLIMITED else None
+    numpy_s = _numpy_seconds(entry.workload) if progress else None
+    bar = ProgressBar(total, entry.workload.flops, entry.workload.key, disable=not progress,
+                      numpy_s=numpy_s)
+    events = EventLog(entry.path, entry.workload.key, total)
+    callbacks = [*ms.MeasureCallback.create("default"), bar, events]
+    if seconds is not None:
+        callbacks.append(Deadline(seconds))
     builder = WarmBuilder()
     try:
-        ms.tune_tir(
-            entry.workload.module(),
-            tgt,
-            work_dir=str(entry.path),
-            max_trials_global=trials,
-            num_trials_per_iter=min(trials_per_iter, trials),
-            builder=builder,
-            database=entry.database(),
-            measure_callbacks=[*ms.MeasureCallback.create("default"), bar, events],
-            seed=seed,
-        )
+        with _quiet_metaschedule_logger():
+            ms.tune_tir(
+                entry.workload.module(),
+                tgt,
+                work_dir=str(entry.path),
+                max_trials_global=trials,
+                num_trials_per_iter=min(trials_per_iter, trials),
+                builder=builder,
+                database=entry.database(),
+                measure_callbacks=callbacks,
+                seed=seed,
+            )
     finally:
         bar.close()
         events.close()
         builder.shutdown()
+
+
+def _numpy_seconds(wl: Workload) -> float | None:
+    """A quick NumPy time for the progress bar's running speedup (not a benchmark)."""
+    try:
+        quick = Protocol(repeat=3, min_sample_s=0.005, warmup_s=0.0, max_sets=1)
+        return measure(NumpyBaseline().prepare(wl, input_sets(wl, 1)), quick).median
+    except Exception:  # the bar goes on without it
+        return None
 
 
 def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pandas as pd
 import pytest
 from conftest import TINY_CONV
 
-from autotune.bench import bench, load_results, trials_done
+from autotune.bench import bench, load_results
+from autotune.tuning import trials_done
 from autotune.errors import AutotuneError
+from autotune.logs import LogStore
 from autotune.measure import Protocol
 from autotune.suite import load_suite, shipped_suites
 
@@ -53,13 +56,16 @@ def test_suite_errors_are_all_reported_with_lines(tmp_path):
 
 @pytest.mark.tuning
 def test_bench_table_reuses_the_log(tuned, cpu, tmp_path):
-    wl, log_dir, result = tuned
+    wl, shared_logs, result = tuned
+    log_dir = tmp_path / "logs"  # a copy: the bench adds a log for the untuned add
+    shutil.copytree(shared_logs, log_dir)
+    result_path = LogStore(log_dir).path(wl, cpu)
     suite = tmp_path / "tiny.toml"
     suite.write_text(_suite_text(result.trials_run))
-    before = trials_done(result.log_path)
+    before = trials_done(result_path)
     out = bench(suite, cpu, log_dir=log_dir, out_dir=tmp_path / "res", protocol=FAST,
                 progress=False)
-    assert trials_done(result.log_path) == before  # budget already met: nothing re-tuned
+    assert trials_done(result_path) == before  # budget already met: nothing re-tuned
     table = out.results
     assert set(table["implementation"]) == {"tvm-tuned", "tvm-untuned", "numpy", "torch"}
     for column in ("median_us", "min_us", "max_us", "spread", "gflops", "gbps", "intensity",

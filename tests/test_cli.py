@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,6 +33,15 @@ BAD = [
      "no validated tuning record"),
     (["export", "gemm-m3"], "malformed workload key"),
     (["export"], "nothing to export"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--time-budget", "8x"], "is not a duration"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda:sm_90"], "no cuda device is present"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda"], "needs a GPU"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--log-dir", "/dev/null/logs"],
+     "cannot write the log directory /dev/null/logs"),
+    (["bench", "no-such-suite"], "no suite file 'no-such-suite'"),
+    (["bench", "gemm-odd", "--baseline", "cudnnn"], "unknown baseline(s): cudnnn"),
+    (["report", "/nonexistent/results.csv"], "does not exist"),
+    (["logs", "show", "gemm-m3-n4-k5-float32", "--log-dir", "/nonexistent"], "no log for workload"),
 ]
 
 
@@ -66,3 +76,34 @@ def test_tune_json_then_export(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "default  conv2d-n1-c3-h11-w9-k4-kh3-kw2-s2x2-p1x1-d1x1-g1-float32" in proc.stdout
     assert (tmp_path / "pkg" / "kernels.so").exists()
+
+
+def test_suite_errors_are_listed_each_with_its_line(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[workload]]\nkernel = "gemm"\nm = -1\nn = 2\nk = 2\n\n'
+                     '[[workload]]\nkernel = "add"\nn = 4\ntrials = "many"\n')
+    proc = autotune_cli("bench", str(suite))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "error: 2 error(s) in suite:"
+    assert lines[1].startswith(f"{suite}:1: workload 1: parameter 'm'")
+    assert lines[2].startswith(f"{suite}:7: workload 2: trials must be")
+
+
+def test_disk_full_while_writing_a_log_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import autotune.logs
+    from autotune.cli import main
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(autotune.logs, "_write_json", full)
+    monkeypatch.setattr(sys, "argv", ["autotune", "tune", "gemm", "m=3", "n=4", "k=5",
+                                      "--trials", "0", "--log-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and str(tmp_path) in err[0]

@@ -1,0 +1,188 @@
+"""Overnight runs: damaged logs, kill -9, two tuners on one log, time budgets, log tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import filelock
+import pytest
+from conftest import TINY_CONV
+from tvm.s_tir import meta_schedule as ms
+
+import autotune
+from autotune.budget import parse_duration
+from autotune.errors import AutotuneError
+from autotune.logrepair import RECORDS, WORKLOADS, LogDamageWarning
+from autotune.logs import LogStore, record_id
+from autotune.logtools import list_logs, merge, prune, records_csv, records_table
+from autotune.tuning import trials_done
+
+
+def _copy(tuned, tmp_path, name="logs"):
+    wl, log_dir, result = tuned
+    shutil.copytree(log_dir, tmp_path / name)
+    return LogStore(tmp_path / name), wl, result
+
+
+def _ids(path) -> set[str]:
+    return {record_id(r) for r in ms.database.JSONDatabase(work_dir=str(path)).get_all_tuning_records()}
+
+
+@pytest.mark.parametrize("text,seconds", [("8h", 28800), ("45m", 2700), ("1h30m", 5400),
+                                          ("90s", 90), ("2.5", 2.5), (" 1H ", 3600)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["8x", "h", "1h30", "-5m", "0", ""])
+def test_bad_durations(text):
+    with pytest.raises(AutotuneError):
+        parse_duration(text)
+
+
+def test_damaged_record_lines_are_set_aside_with_file_and_line(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    records = entry.path / RECORDS
+    n = len(records.read_text().splitlines())
+    with open(records, "a") as out:
+        out.write("garbage from a dying disk\n[0, [1, 2")  # then a torn last line
+    with pytest.warns(LogDamageWarning) as caught:
+        db = entry.database()
+    messages = [str(w.message) for w in caught]
+    assert f"{records}:{n + 1}: damaged line" in messages[0]
+    assert f"{records}:{n + 2}: damaged line" in messages[1]
+    assert len(db.get_all_tuning_records()) == n
+    aside = (entry.path / (RECORDS + ".damaged")).read_text().splitlines()
+    assert aside == ["garbage from a dying disk", "[0, [1, 2"]
+    db.commit_tuning_record(db.get_all_tuning_records()[0])  # appending works again
+    assert len(ms.database.JSONDatabase(work_dir=str(entry.path)).get_all_tuning_records()) == n + 1
+
+
+def test_damaged_workload_line_is_rewritten_and_records_kept(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    (entry.path / WORKLOADS).write_text('["12", "AAAA')
+    with pytest.warns(LogDamageWarning, match=f"{entry.path / WORKLOADS}:1: damaged line, rewritten"):
+        db = entry.database()
+    assert len(db.get_all_tuning_records()) == result.records
+    assert autotune.tune(wl, cpu, trials=0, log_dir=store.root, progress=False).validated
+
+
+def test_a_log_being_tuned_elsewhere_is_read_from_a_repaired_copy(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    with open(entry.path / RECORDS, "a") as out:
+        out.write("[0, [torn")
+    before = (entry.path / RECORDS).read_text()
+    other = filelock.FileLock(str(entry.path / ".lock"))  # as another process would hold it
+    with other:
+        with pytest.warns(LogDamageWarning):
+            db = entry.database()
+    assert len(db.get_all_tuning_records()) == result.records
+    assert (entry.path / RECORDS).read_text() == before  # the tuner's files are untouched
+
+
+KILLABLE = """
+import sys, autotune
+wl = autotune.Workload.from_key(sys.argv[1])
+autotune.tune(wl, "cpu", trials=256, log_dir=sys.argv[2], trials_per_iter=8, seed=1,
+              progress=False)
+"""
+
+
+@pytest.mark.tuning
+def test_kill_9_loses_nothing_written_and_the_rerun_continues(cpu, tmp_path):
+    wl = autotune.Workload("conv2d", **TINY_CONV)
+    log_dir = tmp_path / "logs"
+    records = LogStore(log_dir).path(wl, cpu) / RECORDS
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, wl.key, str(log_dir)])
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if records.exists() and len(records.read_text().splitlines()) >= 8:
+            break
+        time.sleep(0.2)
+    time.sleep(random.uniform(0, 3))  # somewhere in the next batch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    entry = LogStore(log_dir).open(wl, cpu)
+    entry.database()  # sets aside a torn line, if the kill made one
+    before = _ids(entry.path)
+    assert len(before) >= 8
+    result = autotune.tune(wl, cpu, trials=8, log_dir=log_dir, trials_per_iter=8, seed=2,
+                           progress=False)
+    after = _ids(entry.path)
+    assert before < after and result.validated
+    assert result.trials_run == 8
+
+
+TUNER = """
+import sys, autotune
+wl = autotune.Workload.from_key(sys.argv[1])
+r = autotune.tune(wl, "cpu", trials=8, log_dir=sys.argv[2], trials_per_iter=8,
+                  seed=int(sys.argv[3]), progress=False)
+print(r.trials_run)
+"""
+
+
+@pytest.mark.tuning
+def test_two_processes_tuning_one_log_lose_nothing(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path)
+    path = store.path(wl, cpu)
+    before = _ids(path)
+    procs = [subprocess.Popen([sys.executable, "-c", TUNER, wl.key, str(store.root), str(seed)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for seed in (3, 4)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    lines = (path / RECORDS).read_text().splitlines()
+    assert all(isinstance(json.loads(line), list) for line in lines)  # none interleaved
+    assert len(lines) == result.records + sum(int(o[0].split()[-1]) for o in outs)
+    assert before <= _ids(path)
+    assert trials_done(path) == result.trials_run + 16
+
+
+@pytest.mark.tuning
+def test_time_budget_ends_the_search_after_the_batch(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path)
+    started = time.monotonic()
+    out = autotune.tune(wl, cpu, trials=None, time_budget="1s", log_dir=store.root,
+                        trials_per_iter=8, progress=False)
+    assert out.trials_run == 8 and out.validated
+    assert time.monotonic() - started < 300
+    with pytest.raises(AutotuneError, match="trial count, a time budget"):
+        autotune.tune(wl, cpu, trials=None, log_dir=store.root)
+
+
+def test_log_tools(tuned, cpu, tmp_path):
+    store, wl, result = _copy(tuned, tmp_path, "a")
+    _copy(tuned, tmp_path, "b")
+    listed = list_logs(store.root)
+    assert list(listed["workload"]) == [wl.key] and listed["records"].item() == result.records
+    assert listed["best_validated_us"].item() == pytest.approx(result.tuning_latency_s * 1e6)
+
+    table = records_table(store.open(wl, cpu))
+    assert table["run_us"].is_monotonic_increasing and len(table) == result.records
+
+    assert list(prune(tmp_path / "b", keep=4).values()) == [result.records - 4]
+    pruned = LogStore(tmp_path / "b").open(wl, cpu)
+    assert len(pruned.database().get_all_tuning_records()) == 4
+    kept = (pruned.path / (RECORDS + ".pruned")).read_text().splitlines()
+    assert len(kept) == result.records  # nothing lost
+
+    added = merge([tmp_path / "b", tmp_path / "a"], tmp_path / "merged")
+    assert [count for _, _, count in added] == [4, result.records - 4]
+    assert [count for _, _, count in merge([tmp_path / "a"], tmp_path / "merged")] == [0]
+    merged = LogStore(tmp_path / "merged").open(wl, cpu)
+    assert _ids(merged.path) == _ids(store.path(wl, cpu))
+
+    csv = records_csv(tmp_path / "merged", tmp_path / "records.csv")
+    assert len(csv.read_text().splitlines()) == result.records + 1
