@@ -255,11 +255,24 @@ def _header_lines(results: pd.DataFrame) -> list[str]:
         f"- Threads: {_meta(results, 'threads')}",
         f"- Date: {_meta(results, 'date')}",
         f"- Measured peaks: {peak_line}",
+        *_tuning_time_line(results),
         "",
         "Command that produced these results:",
         "",
         _fence(commands or "unknown"),
     ]
+
+
+def _tuning_time_line(results: pd.DataFrame) -> list[str]:
+    """Total search time and trials of the tuned kernels, when the table has them."""
+    if not {"tuning_s", "trials"} <= set(results.columns):
+        return []
+    tuned = results[results["implementation"] == TUNED]
+    seconds, trials = float(tuned["tuning_s"].sum()), int(tuned["trials"].sum())
+    if not trials:
+        return []
+    return [f"- Tuning: {trials:,} trials in {seconds / 60:.0f} minutes of search "
+            f"({seconds / trials:.2f} s per trial)"]
 
 
 def _figures(results: pd.DataFrame, curves: pd.DataFrame | None, out: Path) -> list[str]:

@@ -10,6 +10,8 @@ for suite in conv-unusual gemm-odd vector-ops; do
     autotune bench "$suite" --target cpu --log-dir "$out/logs" --out "$out"
 done
 target_dir=$(ls -d "$out"/llvm-* | head -n 1)
+echo "bench_cpu.sh: $(( ($(date +%s) - started) / 60 )) minutes in all" | tee "$target_dir/duration.txt"
 autotune report "$target_dir"/conv-unusual.csv "$target_dir"/gemm-odd.csv \
     "$target_dir"/vector-ops.csv --out "$target_dir/report"
-echo "bench_cpu.sh: $(( ($(date +%s) - started) / 60 )) minutes in all" | tee "$target_dir/duration.txt"
+printf '\nWhole run (tuning, timing and peaks of all three suites): %s\n' \
+    "$(cat "$target_dir/duration.txt")" >> "$target_dir/report/report.md"
