@@ -10,6 +10,9 @@ Each candidate still builds in a separate process: a compiler crash costs one wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tvm.ir import IRModule
 from tvm.ir.utils import derived_object
 from tvm.runtime import Module
@@ -40,9 +43,16 @@ class WarmBuilder(PyBuilder):
     """Builds candidates in a process pool that is kept across batches."""
 
     def __init__(
-        self, *, max_workers: int | None = None, timeout_sec: float = 120.0, recycle_every: int = 16
+        self,
+        *,
+        max_workers: int | None = None,
+        timeout_sec: float = 120.0,
+        recycle_every: int = 16,
+        build_func: Callable[[IRModule, Target, Any], Module] = build_candidate,
     ) -> None:
+        """``build_func`` must be a module-level function: it is pickled by reference."""
         super().__init__()
+        self.build_func = build_func
         self.max_workers = max_workers or cpu_count(logical=True)
         self.timeout_sec = timeout_sec
         self.recycle_every = recycle_every
@@ -63,7 +73,7 @@ class WarmBuilder(PyBuilder):
         # The export function is None (TVM's default, looked up in the worker): registered
         # functions are FFI objects and cannot be pickled into the job.
         jobs = [
-            (build_candidate, None, x.mod, x.target, _serialize_params(x.params))
+            (self.build_func, None, x.mod, x.target, _serialize_params(x.params))
             for x in build_inputs
         ]
         results: list[BuilderResult] = []
