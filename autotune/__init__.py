@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Workload": "autotune.workload",
     "tune": "autotune.tuning",
+    "tune_many": "autotune.tuning",
+    "bench": "autotune.bench",
+    "load_suite": "autotune.suite",
     "TuneResult": "autotune.tuning",
     "export": "autotune.exporter",
     "load_package": "autotune.package",

@@ -28,7 +28,7 @@ from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
 from .target import device_for, resolve_target, target_json, target_key, target_threads
 from .threads import set_threads
-from .tuning import DEFAULT_LOG_DIR, trials_done, tune
+from .tuning import DEFAULT_LOG_DIR, trials_done, tune, tune_many
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def bench(
     out_dir: str | Path = "results",
     *,
     baselines: list[str] | None = None,
+    time_budget: str | float | None = None,
     protocol: Protocol | None = None,
     progress: bool = True,
     command: str | None = None,
@@ -56,7 +57,9 @@ def bench(
     """Benchmark every workload of ``suite`` on ``target``.
 
     Each workload's log is topped up to its trial budget (``trials`` overrides the suite's);
-    a log that already has that many trials is reused as is. Then the tuned kernel, TVM's
+    a log that already has that many trials is reused as is. With ``time_budget``, the
+    workloads that need trials are tuned together under that one wall-clock budget (and the
+    sum of their trial budgets), shared out by MetaSchedule's task scheduler. Then the tuned kernel, TVM's
     untuned kernel and each available baseline are checked against the NumPy reference and
     timed with one protocol, all with the target's thread count.
     """
@@ -77,12 +80,18 @@ def bench(
     set_threads(threads)
 
     store = LogStore(log_dir)
+    missing = {}
     for item in suite.items:
         budget = trials if trials is not None else (item.trials or 0)
         entry = store.open(item.workload, tgt, create=True)
-        missing = budget - trials_done(entry.path)
-        if missing > 0:
-            tune(item.workload, tgt, trials=missing, log_dir=log_dir, progress=progress)
+        if budget - trials_done(entry.path) > 0:
+            missing[item.workload] = budget - trials_done(entry.path)
+    if missing and time_budget is not None:  # one budget, shared by the task scheduler
+        tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
+                  time_budget=time_budget, progress=progress)
+    else:
+        for workload, count in missing.items():
+            tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress)
 
     peaks = measure_peaks(tgt) if kind == "cpu" else None
     rows: list[dict] = []

@@ -36,15 +36,29 @@ def parse_duration(text: str | float | int) -> float:
 
 @derived_object
 class Deadline(PyMeasureCallback):
-    """Ends the search after the batch during which ``seconds`` of wall time ran out."""
+    """Ends the search (all ``tasks`` of it) after the batch in which ``seconds`` ran out.
 
-    def __init__(self, seconds: float) -> None:
+    MetaSchedule's task scheduler joins the last batch after its trial budget is spent and
+    then terminates every task itself; terminating one from a callback at that point would
+    trip its checks. So once ``max_trials`` candidates were measured, this does nothing.
+    """
+
+    def __init__(self, seconds: float, tasks: int = 1, max_trials: int = 1 << 30) -> None:
         super().__init__()
         self.seconds = seconds
+        self.tasks = tasks
+        self.max_trials = max_trials
+        self.measured = 0
         self.started = time.monotonic()
         self.expired = False
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-        if time.monotonic() - self.started >= self.seconds:
-            self.expired = True
-            task_scheduler.terminate_task(task_id)
+        self.measured += len(runner_results)
+        if self.measured >= self.max_trials or time.monotonic() - self.started < self.seconds:
+            return
+        self.expired = True
+        for task in range(self.tasks):  # a budget shared by every task ends them all
+            try:
+                task_scheduler.terminate_task(task)
+            except Exception:  # that task had already finished
+                pass

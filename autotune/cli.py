@@ -145,14 +145,17 @@ def demo(trials, log_dir, out, quiet) -> None:
               help="Results root; tables go to OUT/<target key>/.")
 @click.option("--baseline", "baselines", multiple=True,
               help="Only these baselines (repeatable; default: every one for the target).")
+@click.option("--time-budget", default=None,
+              help="Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
+                   "across workloads by MetaSchedule's task scheduler.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench(suite, target, trials, log_dir, out, baselines, quiet) -> None:
+def bench(suite, target, trials, log_dir, out, baselines, time_budget, quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from .bench import bench as run_bench
 
     command = "autotune " + " ".join(sys.argv[1:])
     result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
-                       progress=not quiet, command=command)
+                       time_budget=time_budget, progress=not quiet, command=command)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import filelock
 import tvm
+from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+from tvm.s_tir.meta_schedule.utils import fork_seed
 
 from .baselines.numpy_cpu import NumpyBaseline
 from .budget import Deadline, parse_duration
@@ -22,6 +26,7 @@ from .events import EventLog, read_events
 from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
+from .routed_db import RoutedDatabase
 from .select import best_validated
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
@@ -143,7 +148,7 @@ def _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds) -> Non
     events = EventLog(entry.path, entry.workload.key, total)
     callbacks = [*ms.MeasureCallback.create("default"), bar, events]
     if seconds is not None:
-        callbacks.append(Deadline(seconds))
+        callbacks.append(Deadline(seconds, max_trials=trials))
     builder = WarmBuilder()
     try:
         with _quiet_metaschedule_logger():
@@ -162,6 +167,102 @@ def _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds) -> Non
         bar.close()
         events.close()
         builder.shutdown()
+
+
+def tune_many(
+    workloads: list[Workload],
+    target: str | dict | tvm.target.Target = "cpu",
+    trials: int | None = None,
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    *,
+    time_budget: str | float | None = None,
+    trials_per_iter: int = 64,
+    seed: int | None = None,
+    progress: bool = True,
+) -> list[TuneResult]:
+    """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
+
+    ``trials`` and ``time_budget`` are totals for all workloads together; the (gradient)
+    task scheduler gives the trials to the tasks it expects to gain most from. Each
+    workload's records go to its own log, exactly as ``tune`` writes them.
+    """
+    seconds = parse_duration(time_budget) if time_budget is not None else None
+    if trials is None and seconds is None:
+        raise AutotuneError("give a trial count, a time budget, or both")
+    trials = UNLIMITED if trials is None else trials
+    workloads = list(dict.fromkeys(workloads))
+    if not workloads or trials <= 0:
+        raise AutotuneError("tune_many needs at least one workload and a positive budget")
+    tgt = resolve_target(target)
+    device_for(tgt)
+    set_threads(target_threads(tgt))
+    store = LogStore(log_dir)
+    entries = [store.open(wl, tgt, create=True) for wl in workloads]
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        for entry in entries:
+            stack.enter_context(_tuning_lock(entry, progress))
+        before = [trials_done(e.path) for e in entries]
+        _search_many(entries, tgt, trials, trials_per_iter, seed, progress, seconds)
+        ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
+    elapsed = time.perf_counter() - started
+    return [summarize(e, n, elapsed) for e, n in zip(entries, ran)]
+
+
+def _search_many(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
+    names = [e.workload.key for e in entries]
+    for entry in entries:
+        entry.database()  # set aside damaged lines before MetaSchedule reads the files
+    total = trials if trials != UNLIMITED else None
+    bar = ProgressBar(total, 0.0, f"{len(entries)} workloads", disable=not progress)
+    events = [EventLog(e.path, e.workload.key, None) for e in entries]
+    callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
+    if seconds is not None:
+        callbacks.append(Deadline(seconds, tasks=len(entries), max_trials=trials))
+    builder = WarmBuilder()
+    work_dir = Path(entries[0].path).parent / "_suite"
+    work_dir.mkdir(exist_ok=True)
+    try:
+        with _quiet_metaschedule_logger():
+            loggers = get_loggers_from_work_dir(str(work_dir), names)
+            tasks = [
+                ms.TuneContext(
+                    mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
+                    search_strategy="evolutionary", task_name=name, rand_state=rand,
+                    num_threads="physical", logger=logger,
+                ).clone()
+                for e, name, logger, rand in zip(entries, names, loggers,
+                                                 fork_seed(seed, n=len(entries)))
+            ]
+            ms.tune_tasks(
+                tasks=tasks,
+                task_weights=[1.0] * len(tasks),
+                work_dir=str(work_dir),
+                max_trials_global=trials,
+                # Small enough batches that one task cannot take the whole budget at once.
+                num_trials_per_iter=max(1, min(trials_per_iter, trials // len(tasks))),
+                builder=builder,
+                database=RoutedDatabase(entries),
+                measure_callbacks=callbacks,
+            )
+    finally:
+        bar.close()
+        for log in events:
+            log.close()
+        builder.shutdown()
+
+
+@derived_object
+class _PerTask(PyMeasureCallback):
+    """Hands each task's measurements to that task's own callback (its event log)."""
+
+    def __init__(self, callbacks: list) -> None:
+        super().__init__()
+        self.callbacks = callbacks
+
+    def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+        self.callbacks[task_id].apply(task_scheduler, task_id, measure_candidates,
+                                      builder_results, runner_results)
 
 
 def _numpy_seconds(wl: Workload) -> float | None:

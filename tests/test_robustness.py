@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import filelock
 import pytest
@@ -186,3 +187,23 @@ def test_log_tools(tuned, cpu, tmp_path):
 
     csv = records_csv(tmp_path / "merged", tmp_path / "records.csv")
     assert len(csv.read_text().splitlines()) == result.records + 1
+
+
+@pytest.mark.tuning
+def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
+    from autotune.tuning import tune_many
+
+    conv = autotune.Workload("conv2d", **TINY_CONV)
+    gemm = autotune.Workload("gemm", m=7, n=9, k=5)
+    results = tune_many([conv, gemm], cpu, trials=24, log_dir=tmp_path, trials_per_iter=8,
+                        seed=0, progress=False)
+    assert sum(r.trials_run for r in results) == 24  # the shared trial budget
+    assert all(r.trials_run >= 8 and r.validated for r in results)
+    for wl, r in zip((conv, gemm), results):  # each log holds only its own workload
+        db = ms.database.JSONDatabase(work_dir=r.log_path)
+        assert len(db.get_all_tuning_records()) == r.records
+        assert len((Path(r.log_path) / WORKLOADS).read_text().splitlines()) == 1
+        assert db.has_workload(wl.module())
+    timed = tune_many([conv, gemm], cpu, time_budget="1s", log_dir=tmp_path,
+                      trials_per_iter=8, seed=1, progress=False)
+    assert [r.trials_run for r in timed] == [8, 8]  # one batch each, then the budget ends both
