@@ -14,6 +14,7 @@ from pathlib import Path
 
 import filelock
 import pytest
+import tvm
 from conftest import TINY_CONV
 from tvm.s_tir import meta_schedule as ms
 
@@ -207,3 +208,20 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
     timed = tune_many([conv, gemm], cpu, time_budget="1s", log_dir=tmp_path,
                       trials_per_iter=8, seed=1, progress=False)
     assert [r.trials_run for r in timed] == [8, 8]  # one batch each, then the budget ends both
+
+
+def test_verdicts_from_another_tvm_version_are_redone(tuned, cpu, tmp_path):
+    from autotune.logs import VERDICTS
+    from autotune.select import best_validated
+
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    best_validated(entry)
+    verdicts = json.loads((entry.path / VERDICTS).read_text())
+    assert verdicts and all(v["tvm"] == tvm.__version__ for v in verdicts.values())
+    for verdict in verdicts.values():  # as if checked by another TVM, and found wrong
+        verdict.update(ok=False, tvm="0.0.1", error="checked by an old TVM")
+    (entry.path / VERDICTS).write_text(json.dumps(verdicts))
+    choice = best_validated(entry)
+    assert choice is not None and choice.rejected == 0  # re-checked, not trusted
+    assert entry.verdicts()[choice.rid] == {"ok": True, "tvm": tvm.__version__}
