@@ -21,14 +21,14 @@ from tqdm.auto import tqdm
 
 from .baselines import Baseline, baselines_for
 from .compare import add_rates, compare_workload
-from .events import tuning_curve
+from .events import trials_done, tuning_curve
 from .logs import LogStore
 from .measure import Protocol
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
 from .target import device_for, resolve_target, target_json, target_key, target_threads
 from .threads import set_threads
-from .tuning import DEFAULT_LOG_DIR, trials_done, tune, tune_many
+from .tuning import DEFAULT_LOG_DIR, tune, tune_many
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def bench(
     Each workload's log is topped up to its trial budget (``trials`` overrides the suite's);
     a log that already has that many trials is reused as is. With ``time_budget``, the
     workloads that need trials are tuned together under that one wall-clock budget (and the
-    sum of their trial budgets), shared out by MetaSchedule's task scheduler. Then the tuned kernel, TVM's
-    untuned kernel and each available baseline are checked against the NumPy reference and
-    timed with one protocol, all with the target's thread count.
+    sum of their trial budgets), shared out by MetaSchedule's task scheduler. Then the
+    tuned kernel, TVM's untuned kernel and each available baseline are checked against the
+    NumPy reference and timed with one protocol, all with the target's thread count.
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
@@ -83,9 +83,9 @@ def bench(
     missing = {}
     for item in suite.items:
         budget = trials if trials is not None else (item.trials or 0)
-        entry = store.open(item.workload, tgt, create=True)
-        if budget - trials_done(entry.path) > 0:
-            missing[item.workload] = budget - trials_done(entry.path)
+        done = trials_done(store.open(item.workload, tgt, create=True).path)
+        if budget > done:
+            missing[item.workload] = budget - done
     if missing and time_budget is not None:  # one budget, shared by the task scheduler
         tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
                   time_budget=time_budget, progress=progress)

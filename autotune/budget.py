@@ -50,13 +50,11 @@ class Deadline(PyMeasureCallback):
         self.max_trials = max_trials
         self.measured = 0
         self.started = time.monotonic()
-        self.expired = False
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
         self.measured += len(runner_results)
         if self.measured >= self.max_trials or time.monotonic() - self.started < self.seconds:
             return
-        self.expired = True
         for task in range(self.tasks):  # a budget shared by every task ends them all
             try:
                 task_scheduler.terminate_task(task)

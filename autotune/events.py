@@ -33,6 +33,11 @@ def read_events(path: Path) -> list[dict]:
     return events
 
 
+def trials_done(path: Path) -> int:
+    """Trials measured into a log folder so far, over all runs."""
+    return max((e["trial"] for e in read_events(path) if e.get("event") == "trial"), default=0)
+
+
 def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
     """Per trial: elapsed seconds, its latency (NaN if it failed), best so far, best GFLOP/s."""
     trials = [e for e in read_events(path) if e.get("event") == "trial"]

@@ -15,7 +15,7 @@ import pandas as pd
 from tvm.s_tir import meta_schedule as ms
 
 from .errors import LogError
-from .events import read_events
+from .events import trials_done
 from .logrepair import RECORDS, WORKLOADS
 from .logs import LogEntry, LogStore, record_id
 from .select import record_seconds
@@ -49,12 +49,11 @@ def list_logs(log_dir: str | Path) -> pd.DataFrame:
     for entry in LogStore(log_dir).entries():
         table = records_table(entry)
         ok = table[table["validated"] == True]  # noqa: E712  (None means not checked yet)
-        trials = [e["trial"] for e in read_events(entry.path) if e.get("event") == "trial"]
         rows.append({
             "target": target_key(entry.target),
             "workload": entry.workload.key,
             "records": len(table),
-            "trials": max(trials, default=0),
+            "trials": trials_done(entry.path),
             "best_validated_us": ok["run_us"].min() if len(ok) else float("nan"),
             "best_measured_us": table["run_us"].min() if len(table) else float("nan"),
         })

@@ -22,7 +22,7 @@ from .budget import Deadline, parse_duration
 from .build import compile_module, prepare_module
 from .builder import WarmBuilder
 from .errors import AutotuneError
-from .events import EventLog, read_events
+from .events import EventLog, trials_done
 from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
@@ -111,12 +111,6 @@ def _tuning_lock(entry, progress: bool):
         yield
     finally:
         lock.release()
-
-
-def trials_done(log_path) -> int:
-    """Trials measured into a log so far (from its event file)."""
-    trials = [e["trial"] for e in read_events(log_path) if e.get("event") == "trial"]
-    return max(trials, default=0)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 from conftest import TINY_CONV
 
 from autotune.bench import bench, load_results
-from autotune.tuning import trials_done
+from autotune.events import trials_done
 from autotune.errors import AutotuneError
 from autotune.logs import LogStore
 from autotune.measure import Protocol

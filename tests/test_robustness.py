@@ -24,7 +24,7 @@ from autotune.errors import AutotuneError
 from autotune.logrepair import RECORDS, WORKLOADS, LogDamageWarning
 from autotune.logs import LogStore, record_id
 from autotune.logtools import list_logs, merge, prune, records_csv, records_table
-from autotune.tuning import trials_done
+from autotune.events import trials_done
 
 
 def _copy(tuned, tmp_path, name="logs"):
