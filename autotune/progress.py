@@ -15,7 +15,7 @@ class ProgressBar(PyMeasureCallback):
     """Shows trials done, elapsed and ETA, best latency, GFLOP/s and speedup over NumPy so far,
     and failed candidates."""
 
-    def __init__(self, total: int | None, flops: float, label: str, disable: bool = False,
+    def __init__(self, total: int | None, flops: float | None, label: str, disable: bool = False,
                  numpy_s: float | None = None) -> None:
         super().__init__()
         self.flops = flops
@@ -32,8 +32,9 @@ class ProgressBar(PyMeasureCallback):
             self.best = min(self.best, float(np.mean([float(s) for s in ran.run_secs])))
         self.bar.update(len(runner_results))
         if math.isfinite(self.best):
-            postfix = {"best": f"{self.best * 1e6:.1f}us",
-                       "gflops": f"{self.flops / self.best / 1e9:.2f}"}
+            postfix = {"best": f"{self.best * 1e6:.1f}us"}
+            if self.flops:  # one workload; the best of several tasks has no single rate
+                postfix["gflops"] = f"{self.flops / self.best / 1e9:.2f}"
             if self.numpy_s:
                 postfix["vs_numpy"] = f"{self.numpy_s / self.best:.2f}x"
             self.bar.set_postfix(postfix | {"failed": self.failed})

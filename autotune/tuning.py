@@ -77,25 +77,8 @@ def tune(
     checked against the NumPy reference; one that fails is skipped for the next best.
     One process at a time tunes a log: another waits for it.
     """
-    seconds = parse_duration(time_budget) if time_budget is not None else None
-    if trials is None:
-        if seconds is None:
-            raise AutotuneError("give a trial count, a time budget, or both")
-        trials = UNLIMITED
-    if trials < 0:
-        raise AutotuneError(f"trials must be >= 0, got {trials}")
-    tgt = resolve_target(target)
-    device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
-    set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
-    entry = LogStore(log_dir).open(workload, tgt, create=True)
-    started = time.perf_counter()
-    ran = 0
-    if trials:
-        with _tuning_lock(entry, progress):
-            before = trials_done(entry.path)
-            _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds)
-            ran = trials_done(entry.path) - before
-    return summarize(entry, ran, time.perf_counter() - started)
+    return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
+                     trials_per_iter=trials_per_iter, seed=seed, progress=progress)[0]
 
 
 @contextmanager
@@ -133,36 +116,6 @@ def _quiet_metaschedule_logger():
             logger.addHandler(handler)
 
 
-def _search(entry, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
-    entry.database()  # set aside damaged lines before MetaSchedule reads the files
-    total = trials if trials != UNLIMITED else None
-    numpy_s = _numpy_seconds(entry.workload) if progress else None
-    bar = ProgressBar(total, entry.workload.flops, entry.workload.key, disable=not progress,
-                      numpy_s=numpy_s)
-    events = EventLog(entry.path, entry.workload.key, total)
-    callbacks = [*ms.MeasureCallback.create("default"), bar, events]
-    if seconds is not None:
-        callbacks.append(Deadline(seconds, max_trials=trials))
-    builder = WarmBuilder()
-    try:
-        with _quiet_metaschedule_logger():
-            ms.tune_tir(
-                entry.workload.module(),
-                tgt,
-                work_dir=str(entry.path),
-                max_trials_global=trials,
-                num_trials_per_iter=min(trials_per_iter, trials),
-                builder=builder,
-                database=entry.database(),
-                measure_callbacks=callbacks,
-                seed=seed,
-            )
-    finally:
-        bar.close()
-        events.close()
-        builder.shutdown()
-
-
 def tune_many(
     workloads: list[Workload],
     target: str | dict | tvm.target.Target = "cpu",
@@ -181,41 +134,53 @@ def tune_many(
     workload's records go to its own log, exactly as ``tune`` writes them.
     """
     seconds = parse_duration(time_budget) if time_budget is not None else None
-    if trials is None and seconds is None:
-        raise AutotuneError("give a trial count, a time budget, or both")
-    trials = UNLIMITED if trials is None else trials
+    if trials is None:
+        if seconds is None:
+            raise AutotuneError("give a trial count, a time budget, or both")
+        trials = UNLIMITED
+    if trials < 0:
+        raise AutotuneError(f"trials must be >= 0, got {trials}")
     workloads = list(dict.fromkeys(workloads))
-    if not workloads or trials <= 0:
-        raise AutotuneError("tune_many needs at least one workload and a positive budget")
+    if not workloads:
+        raise AutotuneError("nothing to tune: give at least one workload")
     tgt = resolve_target(target)
-    device_for(tgt)
-    set_threads(target_threads(tgt))
+    device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
+    set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     store = LogStore(log_dir)
     entries = [store.open(wl, tgt, create=True) for wl in workloads]
     started = time.perf_counter()
-    with ExitStack() as stack:
-        for entry in entries:
-            stack.enter_context(_tuning_lock(entry, progress))
-        before = [trials_done(e.path) for e in entries]
-        _search_many(entries, tgt, trials, trials_per_iter, seed, progress, seconds)
-        ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
+    ran = [0] * len(entries)
+    if trials:
+        with ExitStack() as stack:
+            for entry in entries:
+                stack.enter_context(_tuning_lock(entry, progress))
+            before = [trials_done(e.path) for e in entries]
+            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds)
+            ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started
     return [summarize(e, n, elapsed) for e, n in zip(entries, ran)]
 
 
-def _search_many(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
+def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
+    """One MetaSchedule task per log, one budget, each task's records into its own log."""
     names = [e.workload.key for e in entries]
     for entry in entries:
         entry.database()  # set aside damaged lines before MetaSchedule reads the files
     total = trials if trials != UNLIMITED else None
-    bar = ProgressBar(total, 0.0, f"{len(entries)} workloads", disable=not progress)
-    events = [EventLog(e.path, e.workload.key, None) for e in entries]
+    if len(entries) == 1:  # GFLOP/s and speedup over NumPy mean something for one workload
+        wl = entries[0].workload
+        numpy_s = _numpy_seconds(wl) if progress else None
+        bar = ProgressBar(total, wl.flops, wl.key, disable=not progress, numpy_s=numpy_s)
+        work_dir = entries[0].path
+    else:
+        bar = ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
+        work_dir = Path(entries[0].path).parent / "_suite"
+        work_dir.mkdir(exist_ok=True)
+    events = [EventLog(e.path, e.workload.key, total) for e in entries]
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
     if seconds is not None:
         callbacks.append(Deadline(seconds, tasks=len(entries), max_trials=trials))
     builder = WarmBuilder()
-    work_dir = Path(entries[0].path).parent / "_suite"
-    work_dir.mkdir(exist_ok=True)
     try:
         with _quiet_metaschedule_logger():
             loggers = get_loggers_from_work_dir(str(work_dir), names)
