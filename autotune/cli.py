@@ -95,12 +95,13 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, quiet, as_j
 @cli.command()
 @click.argument("workloads", nargs=-1)
 @click.option("--all", "all_logged", is_flag=True, help="Every workload logged for the target.")
+@click.option("--suite", default=None, help="Every workload of a suite (a shipped name or a TOML file).")
 @TARGET
 @LOG_DIR
 @click.option("--out", default="build/pkg", show_default=True, type=click.Path(file_okay=False))
 @click.option("--fallback", type=click.Choice(["error", "default"]), default="error",
               show_default=True, help="For a workload with no log: fail, or build TVM's default.")
-def export(workloads, all_logged, target, log_dir, out, fallback) -> None:
+def export(workloads, all_logged, suite, target, log_dir, out, fallback) -> None:
     """Build a package (kernels.so + manifest.json) from logs, for WORKLOADS given by key."""
     from .exporter import export as run_export
     from .logs import LogStore
@@ -108,6 +109,10 @@ def export(workloads, all_logged, target, log_dir, out, fallback) -> None:
     from .workload import Workload
 
     chosen = [Workload.from_key(key) for key in workloads]
+    if suite:
+        from .suite import load_suite
+
+        chosen += load_suite(suite).workloads
     if all_logged:
         tgt = resolve_target(target)
         chosen += [e.workload for e in LogStore(log_dir).entries()

@@ -78,6 +78,21 @@ def test_tune_json_then_export(tmp_path):
     assert (tmp_path / "pkg" / "kernels.so").exists()
 
 
+def test_export_a_suite_names_the_missing_workloads(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[workload]]\nkernel = "add"\nn = 5\n\n'
+                     '[[workload]]\nkernel = "gemm"\nm = 3\nn = 4\nk = 5\n')
+    args = ["export", "--suite", str(suite), "--log-dir", str(tmp_path / "logs"),
+            "--out", str(tmp_path / "pkg")]
+    proc = autotune_cli(*args)
+    assert proc.returncode == 2 and "add-n5-float32, gemm-m3-n4-k5-float32" in proc.stderr
+    proc = autotune_cli(*args, "--fallback", "default")
+    assert proc.returncode == 0, proc.stderr
+    assert "default  add-n5-float32" in proc.stdout and "(2 kernels)" in proc.stdout
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    assert [k["key"] for k in manifest["kernels"]] == ["add-n5-float32", "gemm-m3-n4-k5-float32"]
+
+
 def test_suite_errors_are_listed_each_with_its_line(tmp_path):
     suite = tmp_path / "s.toml"
     suite.write_text('[[workload]]\nkernel = "gemm"\nm = -1\nn = 2\nk = 2\n\n'

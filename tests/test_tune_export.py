@@ -144,6 +144,7 @@ def test_package_refuses_tampering_and_foreign_cpus(tuned, cpu, tmp_path):
     autotune.export([wl], cpu, log_dir, out)
     again = json.loads((out / "manifest.json").read_text())
     assert again["kernels"] == first["kernels"]
+    assert again["sha256"] == first["sha256"]  # reproducible: the same library, byte for byte
     inputs = [np.ones(s.shape, s.dtype) for s in wl.input_specs]
     assert wl.check(pkg[wl.key](*inputs), inputs) is None
 
