@@ -252,6 +252,88 @@ def logs_csv(log_dir, out) -> None:
     click.echo(f"wrote {records_csv(log_dir, out)}")
 
 
+@cli.group()
+def model() -> None:
+    """Whole ONNX models: tune their convs and matmuls, build with the logs, compare."""
+
+
+MODEL_FALLBACK = click.option(
+    "--fallback", type=click.Choice(["error", "default"]), default="error", show_default=True,
+    help="For a conv or matmul with no log: fail, or keep TVM's own kernel.")
+
+
+@model.command("tune")
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@TARGET
+@click.option("--trials", type=click.IntRange(min=0), default=None,
+              help="Trials for the whole model, shared by its kernels (default 64 per kernel).")
+@click.option("--time-budget", default=None, help="Wall-clock budget for the whole model, e.g. 2h.")
+@LOG_DIR
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def model_tune(model_file, target, trials, time_budget, log_dir, quiet) -> None:
+    """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
+    from .model.kernels import map_workloads
+    from .model.onnx_import import load_onnx
+    from .model.tune import tune_model
+
+    onnx_model = load_onnx(model_file)
+    if trials is None and time_budget is None:
+        trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
+    tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
+                        progress=not quiet)
+    for result in tuning.results:
+        best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
+        click.echo(f"{best}  {result.trials_run:5d} trials  {result.workload}")
+    for call in tuning.skipped:
+        click.echo(f"left to TVM: {call}")
+
+
+@model.command("build")
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@TARGET
+@LOG_DIR
+@click.option("--out", default="build/model", show_default=True, type=click.Path(file_okay=False))
+@MODEL_FALLBACK
+def model_build(model_file, target, log_dir, out, fallback) -> None:
+    """Build MODEL with the logs applied, check it against ONNX Runtime, write a package."""
+    from .model.build import build_model
+
+    path = build_model(model_file, target, log_dir, out, fallback=fallback)
+    manifest = json.loads((Path(path) / "manifest.json").read_text())
+    for k in manifest["kernels"]:
+        click.echo(f"{k['schedule']:<8} {k['key']}")
+    for call in manifest["left_to_tvm"]:
+        click.echo(f"left to TVM: {call}")
+    check = manifest["onnxruntime_check"]
+    if check["checked"]:
+        click.echo(f"matches ONNX Runtime (max abs error {check['max_abs_error']:.2g})")
+    else:
+        click.echo(f"not checked against ONNX Runtime: {check['reason']}")
+    click.echo(f"wrote {path}/{manifest['library']} and manifest.json")
+
+
+@model.command("compare")
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@TARGET
+@LOG_DIR
+@MODEL_FALLBACK
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table as CSV.")
+def model_compare(model_file, target, log_dir, fallback, out) -> None:
+    """Time MODEL end to end: tuned build vs TVM's untuned build vs ONNX Runtime."""
+    from .model.compare import compare_model
+
+    table = compare_model(model_file, target, log_dir, fallback=fallback)
+    cols = ["implementation", "median_us", "min_us", "max_us", "speedup_vs_onnxruntime",
+            "speedup_vs_untuned", "max_abs_error"]
+    click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    click.echo(f"tuned kernels {table['tuned_kernels'][0]}, {table['threads'][0]} threads, "
+               f"{table['host'][0]}")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        click.echo(f"wrote {out}")
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)

@@ -19,3 +19,7 @@ class LogError(AutotuneError):
 
 class PackageError(AutotuneError):
     """A deployment package that is missing, tampered with or built for another machine."""
+
+
+class ModelError(AutotuneError):
+    """An ONNX model that cannot be read, imported or built."""

@@ -13,8 +13,8 @@ import tvm
 from .build import scheduled_module
 from .errors import AutotuneError, LogError
 from .logs import LogStore
-from .package import LIBRARY, MANIFEST, required_cpu_features
-from .select import best_validated
+from .package import LIBRARY, MANIFEST, native_stderr_silenced, required_cpu_features
+from .select import Choice, best_validated
 from .target import resolve_target, target_json, target_key
 from .tuning import DEFAULT_LOG_DIR
 from .workload import Workload
@@ -36,49 +36,70 @@ def export(
     with no usable record is an error naming it, unless ``fallback="default"``, which builds
     TVM's unscheduled kernel and marks it so in the manifest.
     """
-    if fallback not in FALLBACKS:
-        raise AutotuneError(f"fallback must be one of {', '.join(FALLBACKS)}, got {fallback!r}")
     if not workloads:
         raise AutotuneError("nothing to export: give at least one workload")
     tgt = resolve_target(target)
+    choices = choose_records(workloads, tgt, log_dir, fallback)
+    functions = {
+        wl.symbol: (choice.module if choice else scheduled_module(wl, None))["main"]
+        .with_attr("global_symbol", wl.symbol)
+        for wl, choice in choices.items()
+    }
+    return write_package(
+        out, tvm.compile(tvm.IRModule(functions), target=tgt), tgt,
+        {"kernels": [kernel_entry(wl, choice) for wl, choice in choices.items()]},
+    )
+
+
+def choose_records(
+    workloads: list[Workload], target: tvm.target.Target, log_dir: str | Path, fallback: str
+) -> dict[Workload, Choice | None]:
+    """The fastest validated record of each workload's log (None: use the default schedule).
+
+    With ``fallback="error"``, workloads without one are an error that names them all.
+    """
+    if fallback not in FALLBACKS:
+        raise AutotuneError(f"fallback must be one of {', '.join(FALLBACKS)}, got {fallback!r}")
     store = LogStore(log_dir)
-    functions: dict[str, tvm.tirx.PrimFunc] = {}
-    entries, missing = [], []
+    choices: dict[Workload, Choice | None] = {}
     for wl in dict.fromkeys(workloads):  # drop repeats, keep order
         try:
-            choice = best_validated(store.open(wl, tgt))
+            choices[wl] = best_validated(store.open(wl, target))
         except LogError:
-            choice = None
-        if choice is None and fallback == "error":
-            missing.append(wl.key)
-            continue
-        mod = choice.module if choice else scheduled_module(wl, None)
-        functions[wl.symbol] = mod["main"].with_attr("global_symbol", wl.symbol)
-        entries.append(_kernel_entry(wl, choice))
-    if missing:
+            choices[wl] = None
+    missing = [wl.key for wl, choice in choices.items() if choice is None]
+    if missing and fallback == "error":
         raise LogError(
-            f"no validated tuning record on target {target_key(tgt)} under {log_dir} for: "
+            f"no validated tuning record on target {target_key(target)} under {log_dir} for: "
             f"{', '.join(missing)}; tune them first or export with fallback 'default'"
         )
+    return choices
+
+
+def write_package(
+    out: str | Path, executable, target: tvm.target.Target, fields: dict, library: str = LIBRARY
+) -> Path:
+    """Export ``executable`` as ``out/<library>`` and write the manifest with ``fields``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    library = out / LIBRARY
+    name, library = library, out / library
     # Write beside, then rename: a process that has the old library loaded keeps its
     # mapping intact (overwriting a mapped .so in place crashes it), and a crash mid-export
     # leaves the old package whole.
-    partial = out / f".{LIBRARY}.partial"
-    tvm.compile(tvm.IRModule(functions), target=tgt).export_library(str(partial))
+    partial = out / f".{name}.partial"
+    with native_stderr_silenced():  # Relax executables log one empty line per function
+        executable.export_library(str(partial))
     os.replace(partial, library)
     manifest = {
         "format": 1,
-        "library": LIBRARY,
+        "library": name,
         "sha256": hashlib.sha256(library.read_bytes()).hexdigest(),
-        "target": target_json(tgt),
-        "target_key": target_key(tgt),
-        "cpu_features": required_cpu_features(tgt),
+        "target": target_json(target),
+        "target_key": target_key(target),
+        "cpu_features": required_cpu_features(target),
         "tvm_version": tvm.__version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "kernels": entries,
+        **fields,
     }
     partial = out / f".{MANIFEST}.partial"
     partial.write_text(json.dumps(manifest, indent=1) + "\n")
@@ -86,7 +107,8 @@ def export(
     return out
 
 
-def _kernel_entry(wl: Workload, choice) -> dict:
+def kernel_entry(wl: Workload, choice) -> dict:
+    """A manifest's description of one kernel and the record it was built from."""
     return {
         "key": wl.key,
         "symbol": wl.symbol,

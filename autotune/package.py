@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +91,32 @@ class Package:
         return list(self.kernels)
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send what native code writes to file descriptor 2 to /dev/null for a moment."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_package(path: str | Path) -> Package:
     """Verify and load a package written by ``autotune.export``."""
+    path, manifest, library, dev = open_package(path)
+    if manifest.get("kind") == "model":
+        raise PackageError(f"{path} holds a model: load it with autotune.model.load_model_package")
+    return Package(path, manifest, tvm.runtime.load_module(str(library)), dev)
+
+
+def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device]:
+    """Read a package's manifest and verify it: library checksum, CPU features, device.
+
+    Returns the folder, the manifest, the library's path and the device to run on.
+    """
     path = Path(path)
     manifest_file = path / MANIFEST
     if not manifest_file.is_file():
@@ -109,8 +136,7 @@ def load_package(path: str | Path) -> Package:
         )
     target = tvm.target.Target(manifest["target"])
     _check_cpu(manifest)
-    dev = _check_device(target)
-    return Package(path, manifest, tvm.runtime.load_module(str(library)), dev)
+    return path, manifest, library, _check_device(target)
 
 
 def _check_cpu(manifest: dict) -> None:

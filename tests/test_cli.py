@@ -41,6 +41,8 @@ BAD = [
     (["bench", "no-such-suite"], "no suite file 'no-such-suite'"),
     (["bench", "gemm-odd", "--baseline", "cudnnn"], "unknown baseline(s): cudnnn"),
     (["report", "/nonexistent/results.csv"], "does not exist"),
+    (["model", "build", "/nonexistent/m.onnx"], "no ONNX model at /nonexistent/m.onnx"),
+    (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1x"], "no ONNX model at"),
     (["logs", "show", "gemm-m3-n4-k5-float32", "--log-dir", "/nonexistent"], "no log for workload"),
 ]
 

@@ -1,0 +1,93 @@
+"""Build a whole model from tuning logs alone: tuned kernels spliced into TVM's Relax graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tvm
+from tvm import relax
+
+from ..errors import ModelError
+from ..exporter import choose_records, kernel_entry, write_package
+from ..target import device_for, resolve_target, target_threads
+from ..threads import set_threads
+from ..tuning import DEFAULT_LOG_DIR
+from . import onnxruntime_ref
+from .kernels import map_workloads, splice
+from .onnx_import import OnnxModel, load_onnx
+
+LIBRARY = "model.so"
+
+
+def compile_model(
+    model: OnnxModel, target: tvm.target.Target, log_dir: str | Path | None, fallback: str = "error"
+) -> tuple[relax.VMExecutable, list[dict], list[str]]:
+    """Compile ``model`` with the logs' best validated kernels (``log_dir=None``: TVM's own).
+
+    Returns the executable, the manifest entry of each workload, and the calls left to TVM.
+    """
+    mod = model.relax_module()
+    if log_dir is None:
+        return tvm.compile(mod, target=target), [], []
+    mapping = map_workloads(mod)
+    choices = choose_records(mapping.workloads, target, log_dir, fallback)
+    kernels = {wl: c.module["main"] for wl, c in choices.items() if c is not None}
+    executable = tvm.compile(splice(mod, kernels), target=target)
+    return executable, [kernel_entry(wl, c) for wl, c in choices.items()], mapping.skipped
+
+
+def run_executable(executable, model: OnnxModel, inputs: list[np.ndarray], dev) -> list[np.ndarray]:
+    """Run a compiled model once on NumPy inputs; its outputs as NumPy arrays."""
+    vm = relax.VirtualMachine(executable, dev)
+    return outputs_of(vm["main"](*[tvm.runtime.tensor(x, dev) for x in inputs]))
+
+
+def outputs_of(result) -> list[np.ndarray]:
+    if isinstance(result, tvm.runtime.Tensor):
+        return [result.numpy()]
+    return [r.numpy() for r in result]
+
+
+def build_model(
+    model: OnnxModel | str | Path,
+    target: str | dict | tvm.target.Target = "cpu",
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    out: str | Path = "build/model",
+    *,
+    fallback: str = "error",
+) -> Path:
+    """Write ``out/model.so`` and ``out/manifest.json`` from the logs; no search runs.
+
+    Every conv2d and matmul uses its log's fastest validated record; one with no log is an
+    error naming it, unless ``fallback="default"`` (TVM's own kernel, marked in the manifest).
+    Before anything is written the build is run on random inputs and checked against ONNX
+    Runtime: a model that disagrees is an error, never a package.
+    """
+    model = model if isinstance(model, OnnxModel) else load_onnx(model)
+    tgt = resolve_target(target)
+    executable, entries, skipped = compile_model(model, tgt, log_dir, fallback)
+    fields = {
+        "kind": "model",
+        "model": {"file": model.path.name, "sha256": model.sha256,
+                  "inputs": [i.to_json() for i in model.inputs],
+                  "outputs": [o.to_json() for o in model.outputs]},
+        "kernels": entries,
+        "left_to_tvm": skipped,
+        "onnxruntime_check": _check(executable, model, tgt),
+    }
+    return write_package(out, executable, tgt, fields, library=LIBRARY)
+
+
+def _check(executable, model: OnnxModel, target: tvm.target.Target) -> dict:
+    reason = onnxruntime_ref.unavailable()
+    if reason is not None or target.kind.name != "llvm" and not device_for(target).exist:
+        return {"checked": False, "reason": reason or f"no {target.kind.name} device here"}
+    set_threads(target_threads(target))
+    inputs = model.random_inputs(seed=0)
+    got = run_executable(executable, model, inputs, device_for(target))
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, target_threads(target)), model, inputs)
+    problem = onnxruntime_ref.mismatch(got, want)
+    if problem:
+        raise ModelError(f"the build of {model.path} is wrong, nothing written: {problem}")
+    return {"checked": True, "seed": 0, "max_abs_error": onnxruntime_ref.max_error(got, want)}

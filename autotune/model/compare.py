@@ -1,0 +1,103 @@
+"""End-to-end latency of a model: tuned build vs TVM's untuned build vs ONNX Runtime.
+
+All three are timed by ``autotune.measure`` (warm-up, repeats, rotating input sets) in one
+run, with the same thread count, and each one's outputs are checked against ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pandas as pd
+import tvm
+from tvm import relax
+
+from ..bench import host_description
+from ..errors import ModelError
+from ..measure import Prepared, Protocol, measure
+from ..target import device_for, resolve_target, target_key, target_threads
+from ..threads import set_threads
+from ..tuning import DEFAULT_LOG_DIR
+from . import onnxruntime_ref
+from .build import compile_model, outputs_of
+from .onnx_import import OnnxModel, load_onnx
+
+
+def compare_model(
+    model: OnnxModel | str | Path,
+    target: str | dict | tvm.target.Target = "cpu",
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    *,
+    fallback: str = "error",
+    protocol: Protocol | None = None,
+) -> pd.DataFrame:
+    """One row per implementation: latency stats, speedups, error against ONNX Runtime."""
+    model = model if isinstance(model, OnnxModel) else load_onnx(model)
+    reason = onnxruntime_ref.unavailable()
+    if reason:
+        raise ModelError(f"cannot compare with ONNX Runtime: {reason}")
+    tgt = resolve_target(target)
+    if tgt.kind.name != "llvm":
+        raise ModelError("model comparison runs on the CPU only (ONNX Runtime's CPU provider)")
+    protocol = protocol or Protocol()
+    threads = set_threads(target_threads(tgt))
+    per_set = sum(math.prod(i.shape) * 4 for i in model.inputs) or 1
+    sets = [model.random_inputs(seed) for seed in
+            range(int(min(protocol.max_sets, max(1, math.ceil(protocol.flush_bytes / per_set)))))]
+    session = onnxruntime_ref.session(model, threads)
+    want = onnxruntime_ref.run(session, model, sets[0])
+
+    tuned, entries, _ = compile_model(model, tgt, log_dir, fallback)
+    untuned, _, _ = compile_model(model, tgt, None)
+    rows = []
+    for name, prepared in (
+        ("tvm-tuned", _prepare_tvm(tuned, sets, device_for(tgt))),
+        ("tvm-untuned", _prepare_tvm(untuned, sets, device_for(tgt))),
+        ("onnxruntime", _prepare_ort(session, model, sets)),
+    ):
+        prepared.calls[0]()
+        got = prepared.output(0)
+        timing = measure(prepared, protocol)
+        rows.append({
+            "model": model.name, "implementation": name,
+            "median_us": timing.median * 1e6, "min_us": timing.min * 1e6,
+            "max_us": timing.max * 1e6, "spread": timing.spread,
+            "max_abs_error": onnxruntime_ref.max_error(got, want),
+            "matches_onnxruntime": onnxruntime_ref.mismatch(got, want) is None,
+        })
+    table = pd.DataFrame(rows)
+    by_name = table.set_index("implementation")["median_us"]
+    table["speedup_vs_onnxruntime"] = by_name["onnxruntime"] / table["median_us"]
+    table["speedup_vs_untuned"] = by_name["tvm-untuned"] / table["median_us"]
+    tuned_count = sum(e["schedule"] == "tuned" for e in entries)
+    table["tuned_kernels"] = f"{tuned_count}/{len(entries)}"
+    table["threads"] = threads
+    table["target"] = target_key(tgt)
+    table["host"] = host_description()
+    table["tvm_version"] = tvm.__version__
+    table["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return table
+
+
+def _prepare_tvm(executable, sets, dev) -> Prepared:
+    vm = relax.VirtualMachine(executable, dev)
+    main = vm["main"]
+    bound = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
+    results: dict[int, object] = {}
+
+    def call(i: int):
+        return lambda: results.__setitem__(i, main(*bound[i]))
+
+    return Prepared([call(i) for i in range(len(sets))], lambda i: outputs_of(results[i]))
+
+
+def _prepare_ort(session, model: OnnxModel, sets) -> Prepared:
+    feeds = [{info.name: x for info, x in zip(model.inputs, inputs)} for inputs in sets]
+    results: dict[int, list] = {}
+
+    def call(i: int):
+        return lambda: results.__setitem__(i, session.run(None, feeds[i]))
+
+    return Prepared([call(i) for i in range(len(sets))], lambda i: results[i])

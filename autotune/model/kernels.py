@@ -1,0 +1,117 @@
+"""Which Relax calls are workloads, and splicing kernels for them into the graph.
+
+A ``relax.nn.conv2d`` (NCHW data, OIHW weights, symmetric padding) and a 2-D ``relax.matmul``
+map to the ``conv2d`` and ``gemm`` templates. Legalization replaces each such call with a
+``call_tir`` to the kernel chosen for its workload; every other op, and a mapped op with no
+kernel given, gets TVM's own legalization. Spliced kernels are marked opaque so Relax's
+operator fusion leaves them whole; the ops around them still fuse with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import tvm
+from tvm import relax
+
+from ..workload import Workload
+
+OPAQUE = 8  # tvm.relax's OpPatternKind.kOpaque
+MAPPED_OPS = ("relax.nn.conv2d", "relax.matmul")
+
+
+@dataclass
+class Mapping:
+    """The model's mapped calls: workloads in graph order, and the calls left to TVM."""
+
+    workloads: list[Workload] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<op>: <reason>"
+
+
+def _shape(expr) -> tuple[int, ...] | None:
+    shape = getattr(expr.ty, "shape", None)
+    if shape is None:
+        return None
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:  # symbolic dimension
+        return None
+
+
+def workload_of(call: relax.Call) -> Workload | str:
+    """The workload computing ``call``, or the reason there is none."""
+    shapes = [_shape(arg) for arg in call.args]
+    if any(s is None for s in shapes):
+        return "dynamic shape"
+    dtypes = {str(arg.ty.dtype) for arg in call.args}
+    if len(dtypes) != 1:
+        return f"mixed dtypes {sorted(dtypes)}"
+    dtype = dtypes.pop()
+    out_dtype = str(call.attrs.out_dtype or "") if hasattr(call.attrs, "out_dtype") else ""
+    if out_dtype not in ("", "void", dtype):
+        return f"output dtype {out_dtype} differs from input dtype {dtype}"
+    name = call.op.name
+    if name == "relax.nn.conv2d":
+        return _conv2d(call, shapes, dtype)
+    if name == "relax.matmul":
+        (m, k), (k2, n) = (shapes[0], shapes[1]) if all(len(s) == 2 for s in shapes) else ((0, 0), (1, 0))
+        if k != k2:
+            return "not a 2-D matmul"
+        return Workload("gemm", m=m, n=n, k=k, dtype=dtype)
+    return f"no template for {name}"
+
+
+def _conv2d(call: relax.Call, shapes, dtype: str) -> Workload | str:
+    a = call.attrs
+    layouts = (str(a.data_layout), str(a.kernel_layout), str(a.out_layout))
+    if layouts != ("NCHW", "OIHW", "NCHW"):
+        return f"layout {'/'.join(layouts)} (the template is NCHW/OIHW)"
+    top, left, bottom, right = (int(p) for p in a.padding)
+    if (top, left) != (bottom, right):
+        return f"asymmetric padding {[top, left, bottom, right]}"
+    (n, c, h, w), (k, _, kh, kw) = shapes
+    return Workload("conv2d", n=n, c=c, h=h, w=w, k=k, kh=kh, kw=kw,
+                    stride=tuple(int(s) for s in a.strides), padding=(top, left),
+                    dilation=tuple(int(d) for d in a.dilation), groups=int(a.groups),
+                    dtype=dtype)
+
+
+def _legalize_map(on_call: Callable[[relax.BlockBuilder, relax.Call], relax.Expr | None]) -> dict:
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        replaced = on_call(bb, call)
+        if replaced is not None:
+            return replaced
+        return tvm.ir.Op.get(call.op.name).get_attr("FLegalize")(bb, call)
+
+    return {op: legalize for op in MAPPED_OPS}
+
+
+def map_workloads(mod: tvm.IRModule) -> Mapping:
+    """The workloads of every conv2d and matmul in ``mod``, each once, in graph order."""
+    found = Mapping()
+
+    def record(_bb, call):
+        wl = workload_of(call)
+        if isinstance(wl, Workload):
+            if wl not in found.workloads:
+                found.workloads.append(wl)
+        else:
+            found.skipped.append(f"{call.op.name}: {wl}")
+
+    relax.transform.LegalizeOps(_legalize_map(record))(mod)
+    return found
+
+
+def splice(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc]) -> tvm.IRModule:
+    """Legalize ``mod`` with ``kernels[workload]`` for each mapped call that has one."""
+
+    def replace(bb: relax.BlockBuilder, call: relax.Call):
+        wl = workload_of(call)
+        if not isinstance(wl, Workload) or wl not in kernels:
+            return None
+        func = kernels[wl].without_attr("global_symbol").with_attr("op_pattern", OPAQUE)
+        gv = bb.add_func(func, wl.symbol)
+        return relax.call_tir(gv, list(call.args), call.ty)
+
+    return relax.transform.LegalizeOps(_legalize_map(replace))(mod)

@@ -1,0 +1,58 @@
+"""Load a model package: checksum and CPU checks, then NumPy-in NumPy-out inference.
+
+Imports only the TVM runtime (and Relax's virtual machine): no tuning code is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tvm
+from tvm import relax
+
+from ..errors import PackageError
+from ..package import native_stderr_silenced, open_package
+
+
+class ModelPackage:
+    """A loaded model: ``pkg(*inputs)`` returns the outputs; ``pkg.manifest`` the provenance."""
+
+    def __init__(self, path: Path, manifest: dict, library: Path, dev) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.dev = dev
+        self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in manifest["model"]["inputs"]]
+        with native_stderr_silenced():  # TVM logs one empty "Scope Loaded" line per function
+            module = tvm.runtime.load_module(str(library))
+        self.vm = relax.VirtualMachine(module, dev)
+
+    def tensors(self, arrays: tuple[Any, ...]) -> list[tvm.runtime.Tensor]:
+        """Check ``arrays`` against the model's inputs and place them on the device."""
+        if len(arrays) != len(self.inputs):
+            raise PackageError(f"the model takes {len(self.inputs)} inputs, got {len(arrays)}")
+        tensors = []
+        for (name, shape, dtype), array in zip(self.inputs, arrays):
+            if not isinstance(array, np.ndarray) and hasattr(array, "__dlpack__"):
+                array = np.from_dlpack(array)
+            array = np.ascontiguousarray(array)
+            if (array.shape, str(array.dtype)) != (shape, dtype):
+                raise PackageError(f"input {name!r} must be {dtype}{list(shape)}, "
+                                   f"got {array.dtype}{list(array.shape)}")
+            tensors.append(tvm.runtime.tensor(array, self.dev))
+        return tensors
+
+    def __call__(self, *arrays: Any) -> list[np.ndarray]:
+        result = self.vm["main"](*self.tensors(arrays))
+        if isinstance(result, tvm.runtime.Tensor):
+            return [result.numpy()]
+        return [r.numpy() for r in result]
+
+
+def load_model_package(path: str | Path) -> ModelPackage:
+    """Verify and load a package written by ``build_model``."""
+    path, manifest, library, dev = open_package(path)
+    if manifest.get("kind") != "model":
+        raise PackageError(f"{path} holds kernels, not a model: load it with autotune.load_package")
+    return ModelPackage(path, manifest, library, dev)

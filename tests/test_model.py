@@ -1,0 +1,149 @@
+"""Whole ONNX models: mapping to workloads, tuning, building from logs, packages, comparison."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from autotune.errors import LogError, ModelError, PackageError  # noqa: E402
+from autotune.model import (  # noqa: E402
+    build_model,
+    compare_model,
+    load_model_package,
+    load_onnx,
+    map_workloads,
+    tune_model,
+)
+from autotune.model import onnxruntime_ref  # noqa: E402
+from autotune.model.sample import sample_model  # noqa: E402
+
+TINY_KEYS = [
+    "conv2d-n1-c3-h11-w9-k5-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # strided, bias + ReLU after
+    "conv2d-n1-c5-h6-w5-k5-kh3-kw3-s1x1-p2x2-d2x2-g5-float32",  # dilated depthwise
+    "conv2d-n1-c5-h6-w5-k4-kh5-kw1-s1x1-p2x0-d1x1-g1-float32",  # 5x1
+    "conv2d-n1-c4-h6-w5-k3-kh1-kw1-s1x1-p0x0-d1x1-g1-float32",  # 1x1, odd channels
+    "gemm-m1-n2-k3-float32",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return load_onnx(sample_model(tmp_path_factory.mktemp("model") / "tiny.onnx", "tiny"))
+
+
+def conv_model(path, pads, y_shape, x_shape=(1, 3, 8, 8), dims=None):
+    """One conv, for edge cases: given pads, optionally symbolic input dims."""
+    w = numpy_helper.from_array(np.ones((2, x_shape[1], 3, 3), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=pads)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims or list(x_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], [w])
+    import onnx
+
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_every_conv_and_matmul_becomes_a_workload(tiny):
+    mapping = map_workloads(tiny.relax_module())
+    assert [w.key for w in mapping.workloads] == TINY_KEYS
+    assert mapping.skipped == []
+    assert [i.to_json() for i in tiny.inputs] == [{"name": "x", "shape": [1, 3, 11, 9],
+                                                   "dtype": "float32"}]
+
+
+def test_unmappable_conv_is_left_to_tvm_with_its_reason(tmp_path):
+    model = load_onnx(conv_model(tmp_path / "asym.onnx", [0, 1, 1, 0], [1, 2, 7, 7]))
+    mapping = map_workloads(model.relax_module())
+    assert mapping.workloads == []
+    assert mapping.skipped == ["relax.nn.conv2d: asymmetric padding [0, 1, 1, 0]"]
+    with pytest.raises(ModelError, match="no conv2d or matmul to tune.*asymmetric padding"):
+        tune_model(model, "cpu", 4, tmp_path / "logs", progress=False)
+    # Built with TVM's own conv, still checked against ONNX Runtime.
+    out = build_model(model, "cpu", tmp_path / "logs", tmp_path / "pkg")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kernels"] == [] and manifest["onnxruntime_check"]["checked"]
+
+
+def test_bad_models_are_clear_errors(tmp_path):
+    with pytest.raises(ModelError, match="no ONNX model at"):
+        load_onnx(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all")
+    with pytest.raises(ModelError, match="is not a valid ONNX model"):
+        load_onnx(tmp_path / "junk.onnx")
+    dynamic = conv_model(tmp_path / "dyn.onnx", [1, 1, 1, 1], ["batch", 2, 8, 8],
+                         dims=["batch", 3, 8, 8])
+    with pytest.raises(ModelError, match="x has a dynamic dimension batch"):
+        load_onnx(dynamic)
+
+
+def test_onnxruntime_mismatch_names_the_output():
+    want = [np.ones((2, 3), np.float32)]
+    assert onnxruntime_ref.mismatch([want[0] + 1e-6], want) is None
+    assert "max abs error 0.5" in onnxruntime_ref.mismatch([want[0] + 0.5], want)
+    assert "has shape (3,)" in onnxruntime_ref.mismatch([np.ones(3)], want)
+
+
+MODEL_USER = textwrap.dedent("""
+    import sys, numpy as np
+    from autotune.model.package import load_model_package
+    pkg = load_model_package(sys.argv[1])
+    tuning = [m for m in sys.modules if m.startswith(("autotune.tuning", "autotune.select",
+              "autotune.exporter", "autotune.model.build", "autotune.model.tune", "onnx"))]
+    assert not tuning, tuning
+    x = np.load(sys.argv[2])
+    np.save(sys.argv[3], pkg(x)[0])
+""")
+
+
+@pytest.mark.tuning
+def test_tune_build_load_compare(tiny, tmp_path):
+    logs = tmp_path / "logs"
+    with pytest.raises(LogError, match="gemm-m1-n2-k3-float32; tune them first"):
+        build_model(tiny, "cpu", logs, tmp_path / "nopkg")
+
+    tuning = tune_model(tiny, "cpu", trials=5, log_dir=logs, progress=False)
+    assert [r.workload for r in tuning.results] == TINY_KEYS
+    assert all(r.validated for r in tuning.results)
+
+    out = build_model(tiny, "cpu", logs, tmp_path / "pkg")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "model" and manifest["model"]["sha256"] == tiny.sha256
+    assert [k["key"] for k in manifest["kernels"]] == TINY_KEYS
+    assert all(k["schedule"] == "tuned" and k["validated"] for k in manifest["kernels"])
+    assert manifest["onnxruntime_check"]["checked"]
+    again = build_model(tiny, "cpu", logs, tmp_path / "pkg2")
+    assert json.loads((again / "manifest.json").read_text())["sha256"] == manifest["sha256"]
+
+    # A process that never tuned loads the package; its output matches ONNX Runtime.
+    x = tiny.random_inputs(seed=7)
+    np.save(tmp_path / "x.npy", x[0])
+    subprocess.run([sys.executable, "-c", MODEL_USER, str(out), str(tmp_path / "x.npy"),
+                    str(tmp_path / "y.npy")], check=True)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(tiny, 1), tiny, x)
+    assert onnxruntime_ref.mismatch([np.load(tmp_path / "y.npy")], want) is None
+
+    pkg = load_model_package(out)
+    with pytest.raises(PackageError, match=r"input 'x' must be float32\[1, 3, 11, 9\]"):
+        pkg(np.zeros((1, 3, 11, 8), np.float32))
+    import autotune
+
+    with pytest.raises(PackageError, match="holds a model"):
+        autotune.load_package(out)
+
+    table = compare_model(tiny, "cpu", logs)
+    assert list(table["implementation"]) == ["tvm-tuned", "tvm-untuned", "onnxruntime"]
+    assert table["matches_onnxruntime"].all() and (table["median_us"] > 0).all()
+    assert table["tuned_kernels"][0] == "5/5"
+    ort = table.set_index("implementation").loc["onnxruntime"]
+    assert ort["speedup_vs_onnxruntime"] == 1.0
