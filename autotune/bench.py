@@ -53,6 +53,7 @@ def bench(
     protocol: Protocol | None = None,
     progress: bool = True,
     command: str | None = None,
+    variants: bool = False,
 ) -> BenchResult:
     """Benchmark every workload of ``suite`` on ``target``.
 
@@ -62,6 +63,8 @@ def bench(
     sum of their trial budgets), shared out by MetaSchedule's task scheduler. Then the
     tuned kernel, TVM's untuned kernel and each available baseline are checked against the
     NumPy reference and timed with one protocol, all with the target's thread count.
+    With ``variants``, each workload's budget covers it and its layout variants together,
+    and the tuned row is the fastest validated variant (named in the ``variant`` column).
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
@@ -83,28 +86,32 @@ def bench(
     missing = {}
     for item in suite.items:
         budget = trials if trials is not None else (item.trials or 0)
-        done = trials_done(store.open(item.workload, tgt, create=True).path)
+        tuned = item.workload.variants() if variants else [item.workload]
+        done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
         if budget > done:
             missing[item.workload] = budget - done
     if missing and time_budget is not None:  # one budget, shared by the task scheduler
         tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
-                  time_budget=time_budget, progress=progress)
+                  time_budget=time_budget, progress=progress, variants=variants)
     else:
         for workload, count in missing.items():
-            tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress)
+            tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress,
+                 variants=variants)
 
     peaks = measure_peaks(tgt) if kind == "cpu" else None
     rows: list[dict] = []
     curves: list[pd.DataFrame] = []
     for item in tqdm(suite.items, desc="timing", unit="workload", disable=not progress):
         wl = item.workload
-        entry = store.open(wl, tgt)
-        curve = tuning_curve(entry.path, wl.flops)
-        curves.append(curve.assign(workload=wl.key))
-        for row in compare_workload(wl, entry, tgt, competing, protocol):
-            tuned = row["implementation"] == "tvm-tuned" and len(curve) > 0
-            row["trials"] = int(curve["trial"].max()) if tuned else 0
-            row["tuning_s"] = float(curve["elapsed_s"].max()) if tuned else 0.0
+        logged = {v.key: tuning_curve(store.path(v, tgt), wl.flops) for v in wl.variants()
+                  if store.path(v, tgt).exists()}
+        logged = {key: curve for key, curve in logged.items() if len(curve)}
+        for row in compare_workload(wl, store, tgt, competing, protocol):
+            tuned = row["implementation"] == "tvm-tuned" and bool(logged)
+            row["trials"] = sum(int(c["trial"].max()) for c in logged.values()) if tuned else 0
+            row["tuning_s"] = sum(float(c["elapsed_s"].max()) for c in logged.values()) if tuned else 0.0
+            if tuned and row["variant"] in logged:  # the curve of the kernel that won
+                curves.append(logged[row["variant"]].assign(workload=wl.key))
             rows.append(row)
 
     results = _finish(pd.DataFrame(rows), suite, tgt, threads, peaks, command, competing)

@@ -14,6 +14,10 @@ LOG_DIR = click.option(
     "--log-dir", default="results/logs", show_default=True, type=click.Path(file_okay=False),
     help="Root of the tuning logs.",
 )
+VARIANTS = click.option(
+    "--variants", is_flag=True,
+    help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
+         "same budget; the fastest validated one serves the workload.")
 TARGET = click.option(
     "--target", default="cpu", show_default=True,
     help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",
@@ -61,9 +65,11 @@ def kernels() -> None:
               help="Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.")
 @LOG_DIR
 @click.option("--seed", type=int, default=None, help="Search seed.")
+@VARIANTS
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, trials, time_budget, log_dir, seed, quiet, as_json) -> None:
+def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, quiet,
+         as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
     Rerunning on an existing log continues the search from its records.
@@ -75,7 +81,7 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, quiet, as_j
     if trials is None and time_budget is None:
         trials = 64
     result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
-                      seed=seed, progress=not quiet)
+                      seed=seed, progress=not quiet, variants=variants)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
@@ -90,6 +96,9 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, quiet, as_j
         )
     else:
         click.echo("best       none: no record in the log passed validation")
+    for key, seconds in sorted((result.variant_latency_s or {}).items(), key=lambda kv: kv[1]):
+        mark = "  <- chosen" if key == result.variant else ""
+        click.echo(f"variant    {seconds * 1e6:9.1f} us  {key}{mark}")
 
 
 @cli.command()
@@ -153,19 +162,23 @@ def demo(trials, log_dir, out, quiet) -> None:
 @click.option("--time-budget", default=None,
               help="Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
                    "across workloads by MetaSchedule's task scheduler.")
+@VARIANTS
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench(suite, target, trials, log_dir, out, baselines, time_budget, quiet) -> None:
+def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants, quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from .bench import bench as run_bench
 
     command = "autotune " + " ".join(sys.argv[1:])
     result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
-                       time_budget=time_budget, progress=not quiet, command=command)
+                       time_budget=time_budget, progress=not quiet, command=command,
+                       variants=variants)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
     tuned = table[table["implementation"] == "tvm-tuned"]
     cols = ["workload", "median_us", "gflops", "roofline_fraction", "speedup_vs_best_baseline"]
+    if variants:
+        cols.append("variant")
     click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     for path in result.files:
         click.echo(f"wrote {path}")
@@ -269,8 +282,9 @@ MODEL_FALLBACK = click.option(
               help="Trials for the whole model, shared by its kernels (default 64 per kernel).")
 @click.option("--time-budget", default=None, help="Wall-clock budget for the whole model, e.g. 2h.")
 @LOG_DIR
+@VARIANTS
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def model_tune(model_file, target, trials, time_budget, log_dir, quiet) -> None:
+def model_tune(model_file, target, trials, time_budget, log_dir, variants, quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
     from .model.kernels import map_workloads
     from .model.onnx_import import load_onnx
@@ -280,10 +294,11 @@ def model_tune(model_file, target, trials, time_budget, log_dir, quiet) -> None:
     if trials is None and time_budget is None:
         trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
     tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
-                        progress=not quiet)
+                        progress=not quiet, variants=variants)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
-        click.echo(f"{best}  {result.trials_run:5d} trials  {result.workload}")
+        won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""
+        click.echo(f"{best}  {result.trials_run:5d} trials  {result.workload}{won}")
     for call in tuning.skipped:
         click.echo(f"left to TVM: {call}")
 

@@ -14,23 +14,24 @@ import tvm
 
 from .baselines import Baseline
 from .build import check_numerics, compile_module, prepare_module, scheduled_module
-from .logs import LogEntry
+from .logs import LogStore
 from .measure import Prepared, Protocol, Timing, input_sets, measure
-from .select import best_validated
+from .select import best_variant
 from .target import device_for
 from .workload import Workload
 
 
 def compare_workload(
-    wl: Workload, entry: LogEntry, tgt: tvm.target.Target, competing: list[Baseline],
+    wl: Workload, store: LogStore, tgt: tvm.target.Target, competing: list[Baseline],
     protocol: Protocol,
 ) -> list[dict]:
-    """Rows for the tuned kernel (best validated record), TVM's untuned one and baselines."""
+    """Rows for the tuned kernel (best validated record of the workload or of one of its
+    layout variants, named in the ``variant`` column), TVM's untuned one and baselines."""
     dev = device_for(tgt)
     sets = input_sets(wl, protocol.sets_for(wl))
     rows = []
-    choice = best_validated(entry)
-    tvm_impls = [("tvm-tuned", choice.module if choice else None),
+    chosen = best_variant(store, wl, tgt)
+    tvm_impls = [("tvm-tuned", chosen[1].module if chosen else None),
                  ("tvm-untuned", scheduled_module(wl, None))]
     for name, mod in tvm_impls:
         if mod is None:
@@ -41,6 +42,8 @@ def compare_workload(
         prepared = prepare_module(rt_mod, wl, sets, dev)
         rows.append(_timed_row(wl, name, prepared, sets, protocol, error,
                                validated=name == "tvm-tuned"))
+        if name == "tvm-tuned":
+            rows[-1]["variant"] = chosen[0].key
     for baseline in competing:
         if not baseline.supports(wl):
             continue
@@ -85,6 +88,7 @@ def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: s
         "correct": correct,
         "validated": validated and correct,
         "error": error or "",
+        "variant": "",
     }
 
 

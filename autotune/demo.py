@@ -31,7 +31,7 @@ def run_demo(
     wl, target = DEMO_WORKLOAD, resolve_target("cpu")
     result = tune(wl, target, trials=trials, log_dir=log_dir, progress=progress)
     competing = [b for b in baselines_for("cpu") if not b.unavailable()]
-    rows = compare_workload(wl, LogStore(log_dir).open(wl, target), target, competing, Protocol())
+    rows = compare_workload(wl, LogStore(log_dir), target, competing, Protocol())
     table = add_rates(pd.DataFrame(rows), [b.name for b in competing])[
         ["implementation", "median_us", "min_us", "spread", "gflops", "correct"]
         + [f"speedup_vs_{b.name}" for b in competing]

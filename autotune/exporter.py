@@ -14,12 +14,13 @@ from .build import scheduled_module
 from .errors import AutotuneError, LogError
 from .logs import LogStore
 from .package import LIBRARY, MANIFEST, native_stderr_silenced, required_cpu_features
-from .select import Choice, best_validated
+from .select import Choice, best_variant
 from .target import resolve_target, target_json, target_key
 from .tuning import DEFAULT_LOG_DIR
 from .workload import Workload
 
 FALLBACKS = ("error", "default")
+Variant = tuple[Workload, Choice]  # the layout variant that serves a workload, and its record
 
 
 def export(
@@ -41,9 +42,9 @@ def export(
     tgt = resolve_target(target)
     choices = choose_records(workloads, tgt, log_dir, fallback)
     functions = {
-        wl.symbol: (choice.module if choice else scheduled_module(wl, None))["main"]
+        wl.symbol: (chosen[1].module if chosen else scheduled_module(wl, None))["main"]
         .with_attr("global_symbol", wl.symbol)
-        for wl, choice in choices.items()
+        for wl, chosen in choices.items()
     }
     return write_package(
         out, tvm.compile(tvm.IRModule(functions), target=tgt), tgt,
@@ -53,20 +54,18 @@ def export(
 
 def choose_records(
     workloads: list[Workload], target: tvm.target.Target, log_dir: str | Path, fallback: str
-) -> dict[Workload, Choice | None]:
-    """The fastest validated record of each workload's log (None: use the default schedule).
+) -> dict[Workload, Variant | None]:
+    """Each workload's validated kernel, from its own log or a layout variant's (see
+    ``best_variant``); None: use the default schedule.
 
     With ``fallback="error"``, workloads without one are an error that names them all.
     """
     if fallback not in FALLBACKS:
         raise AutotuneError(f"fallback must be one of {', '.join(FALLBACKS)}, got {fallback!r}")
     store = LogStore(log_dir)
-    choices: dict[Workload, Choice | None] = {}
+    choices: dict[Workload, Variant | None] = {}
     for wl in dict.fromkeys(workloads):  # drop repeats, keep order
-        try:
-            choices[wl] = best_validated(store.open(wl, target))
-        except LogError:
-            choices[wl] = None
+        choices[wl] = best_variant(store, wl, target)
     missing = [wl.key for wl, choice in choices.items() if choice is None]
     if missing and fallback == "error":
         raise LogError(
@@ -107,8 +106,9 @@ def write_package(
     return out
 
 
-def kernel_entry(wl: Workload, choice) -> dict:
+def kernel_entry(wl: Workload, chosen: Variant | None) -> dict:
     """A manifest's description of one kernel and the record it was built from."""
+    variant, choice = chosen if chosen else (None, None)
     return {
         "key": wl.key,
         "symbol": wl.symbol,
@@ -117,6 +117,7 @@ def kernel_entry(wl: Workload, choice) -> dict:
         "output": wl.output_spec.to_json(),
         "flops": wl.flops,
         "schedule": "tuned" if choice else "default",
+        "variant": variant.key if variant else None,
         "record": choice.rid if choice else None,
         "tuning_latency_s": choice.tuning_seconds if choice else None,
         "validated": choice is not None,

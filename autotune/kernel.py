@@ -97,6 +97,9 @@ class KernelTemplate(ABC):
     name: ClassVar[str]
     params: ClassVar[tuple[Param, ...]]
     doc: ClassVar[str] = ""
+    # A layout variant computes the same function as the template it names, with the same
+    # arguments, through another internal layout (its layout transforms are part of it).
+    variant_of: ClassVar[str | None] = None
 
     def normalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Parse and validate raw parameters; unknown names are an error."""

@@ -75,7 +75,7 @@ class LogEntry:
         with _lock(str(self.path / ".validation.lock")):
             verdicts = self.verdicts()
             verdicts[rid] = verdict
-            _write_json(self.path / VERDICTS, verdicts)
+            write_json(self.path / VERDICTS, verdicts)
 
 
 class LogStore:
@@ -102,7 +102,7 @@ class LogStore:
         elif create:
             try:
                 path.mkdir(parents=True, exist_ok=True)
-                _write_json(
+                write_json(
                     meta_file,
                     {"workload": workload.to_json(), "target": want,
                      "tvm_version": tvm.__version__},
@@ -153,7 +153,7 @@ def record_id(record: ms.database.TuningRecord) -> str:
     return hashlib.sha256(str(record.trace).encode()).hexdigest()[:16]
 
 
-def _write_json(path: Path, data: object) -> None:
+def write_json(path: Path, data: object) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -32,3 +32,8 @@ def get_template(name: str) -> KernelTemplate:
         raise WorkloadError(
             f"unknown kernel {name!r}; known kernels: {', '.join(templates())}"
         ) from None
+
+
+def variants_of(name: str) -> list[KernelTemplate]:
+    """Layout variants of template ``name`` (same arguments, other internal layout)."""
+    return [t for t in templates().values() if t.variant_of == name]

@@ -8,8 +8,14 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+import json
+
 from .build import check_numerics, compile_module, scheduled_module
-from .logs import LogEntry, record_id
+from .errors import LogError
+from .logs import LogEntry, LogStore, record_id, write_json
+from .workload import Workload
+
+WINNER = "variant.json"  # in the workload's own log folder: which layout variant won
 
 
 @dataclass
@@ -57,6 +63,46 @@ def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
             scheduled = scheduled_module(entry.workload, record)
         return Choice(record, rid, record_seconds(record), scheduled, rejected)
     return None
+
+
+def best_variant(
+    store: LogStore, workload: Workload, target: tvm.target.Target
+) -> tuple[Workload, Choice] | None:
+    """The validated kernel that serves ``workload``: from its own log or a layout variant's.
+
+    The winner recorded by the last tuning run with variants (each re-measured by the one
+    protocol) is used while it still validates; otherwise the variant whose chosen record
+    MetaSchedule measured fastest. None if no log has a validated record.
+    """
+    found: dict[str, tuple[Workload, Choice]] = {}
+    for wl in workload.variants():
+        try:
+            entry = store.open(wl, target)
+        except LogError:
+            continue
+        choice = best_validated(entry)
+        if choice is not None:
+            found[wl.key] = (wl, choice)
+    if not found:
+        return None
+    winner = recorded_winner(store, workload, target)
+    if winner in found:
+        return found[winner]
+    return min(found.values(), key=lambda pair: pair[1].tuning_seconds)
+
+
+def recorded_winner(store: LogStore, workload: Workload, target: tvm.target.Target) -> str | None:
+    file = store.path(workload, target) / WINNER
+    return json.loads(file.read_text())["winner"] if file.exists() else None
+
+
+def record_winner(
+    store: LogStore, workload: Workload, target: tvm.target.Target, latencies: dict[str, float]
+) -> str:
+    """Keep the variant with the lowest re-measured latency as ``workload``'s winner."""
+    winner = min(latencies, key=latencies.__getitem__)
+    write_json(store.path(workload, target) / WINNER, {"winner": winner, "latency_s": latencies})
+    return winner
 
 
 def _validate(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import filelock
@@ -27,7 +27,7 @@ from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
 from .routed_db import RoutedDatabase
-from .select import best_validated
+from .select import best_validated, record_winner
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
 from .workload import Workload
@@ -52,6 +52,8 @@ class TuneResult:
     rejected: int  # faster records that failed validation
     trials_run: int
     seconds: float
+    variant: str | None = None  # the layout variant whose kernel won (None: not tuned with variants)
+    variant_latency_s: dict | None = None  # re-measured median of each validated variant
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -67,6 +69,7 @@ def tune(
     trials_per_iter: int = 64,
     seed: int | None = None,
     progress: bool = True,
+    variants: bool = False,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -75,10 +78,13 @@ def tune(
     The search is TVM's evolutionary search with the XGBoost cost model; rerunning on an
     existing log continues from the records already there. The best record is built and
     checked against the NumPy reference; one that fails is skipped for the next best.
-    One process at a time tunes a log: another waits for it.
+    One process at a time tunes a log: another waits for it. With ``variants``, the
+    workload's layout variants (``Workload.variants``) are tuned too, under the same budget,
+    and the fastest validated one is chosen and recorded (``TuneResult.variant``).
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
-                     trials_per_iter=trials_per_iter, seed=seed, progress=progress)[0]
+                     trials_per_iter=trials_per_iter, seed=seed, progress=progress,
+                     variants=variants)[0]
 
 
 @contextmanager
@@ -126,12 +132,15 @@ def tune_many(
     trials_per_iter: int = 64,
     seed: int | None = None,
     progress: bool = True,
+    variants: bool = False,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
     ``trials`` and ``time_budget`` are totals for all workloads together; the (gradient)
     task scheduler gives the trials to the tasks it expects to gain most from. Each
-    workload's records go to its own log, exactly as ``tune`` writes them.
+    workload's records go to its own log, exactly as ``tune`` writes them. With
+    ``variants``, every layout variant is a task of its own, and each workload's result
+    is that of its fastest validated variant.
     """
     seconds = parse_duration(time_budget) if time_budget is not None else None
     if trials is None:
@@ -147,7 +156,8 @@ def tune_many(
     device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
     set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     store = LogStore(log_dir)
-    entries = [store.open(wl, tgt, create=True) for wl in workloads]
+    groups = [wl.variants() if variants else [wl] for wl in workloads]
+    entries = [store.open(v, tgt, create=True) for group in groups for v in group]
     started = time.perf_counter()
     ran = [0] * len(entries)
     if trials:
@@ -158,7 +168,24 @@ def tune_many(
             _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started
-    return [summarize(e, n, elapsed) for e, n in zip(entries, ran)]
+    results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
+    if not variants:
+        return list(results)
+    return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
+            for wl, group in zip(workloads, groups)]
+
+
+def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult]) -> TuneResult:
+    """The result of ``wl``'s fastest validated variant, the winner recorded in its log."""
+    timed = {r.workload: r.latency_s for r in results if r.validated}
+    best = results[0]
+    if timed:
+        winner = record_winner(store, wl, tgt, timed)
+        best = next(r for r in results if r.workload == winner)
+    return replace(best, workload=wl.key, variant=best.workload if timed else None,
+                   variant_latency_s=timed, records=sum(r.records for r in results),
+                   rejected=sum(r.rejected for r in results),
+                   trials_run=sum(r.trials_run for r in results))
 
 
 def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:

@@ -10,7 +10,7 @@ import tvm
 
 from .errors import WorkloadError
 from .kernel import KernelTemplate, TensorSpec
-from .registry import get_template
+from .registry import get_template, variants_of
 
 # Short forms used in keys; other parameter names appear in full.
 _KEY_ABBREV = {"stride": "s", "padding": "p", "dilation": "d", "groups": "g"}
@@ -62,6 +62,27 @@ class Workload:
             parts.append(f"{_KEY_ABBREV.get(name, name)}{text}")
         parts.append(self.params["dtype"])
         return "-".join(parts)
+
+    def variants(self) -> list["Workload"]:
+        """This workload and its layout variants that accept its parameters.
+
+        All take the same arguments and compute the same result; each is tuned into its
+        own log, and the fastest validated one serves calls to this workload.
+        """
+        found = [self]
+        for template in variants_of(self.kernel):
+            try:
+                found.append(Workload(template.name, **self.params))
+            except WorkloadError:  # e.g. a blocked layout that needs groups=1
+                continue
+        return found
+
+    @property
+    def base(self) -> "Workload":
+        """The workload a variant stands in for (itself if it is no variant)."""
+        if self.template.variant_of is None:
+            return self
+        return Workload(self.template.variant_of, **self.params)
 
     @property
     def symbol(self) -> str:

@@ -15,11 +15,27 @@ from autotune.target import resolve_target
 from autotune.workload import Workload
 
 
+# Every case again through each layout variant that accepts it (same arguments, same result).
+ALL = CASES + [(v.kernel, p) for k, p in CASES for v in Workload(k, **p).variants()[1:]]
+
+
 def test_every_template_is_covered():
-    assert {kernel for kernel, _ in CASES} == set(templates())
+    assert {kernel for kernel, _ in ALL} == set(templates())
 
 
-@pytest.mark.parametrize("kernel,params", CASES, ids=[Workload(k, **p).key for k, p in CASES])
+def test_variants_share_the_calling_convention():
+    depthwise = Workload("conv2d", c=8, h=9, w=7, k=8, groups=8, padding=1)
+    assert [v.kernel for v in depthwise.variants()] == ["conv2d", "conv2d_nhwc"]
+    plain = Workload("conv2d", c=3, h=9, w=7, k=53, stride=2)
+    variants = plain.variants()
+    assert [v.kernel for v in variants] == ["conv2d", "conv2d_nchwc", "conv2d_nhwc"]
+    for v in variants:
+        assert v.base == plain and v.input_specs == plain.input_specs
+        assert v.output_spec == plain.output_spec and v.flops == plain.flops
+    assert Workload("gemm", m=2, n=3, k=4).variants() == [Workload("gemm", m=2, n=3, k=4)]
+
+
+@pytest.mark.parametrize("kernel,params", ALL, ids=[Workload(k, **p).key for k, p in ALL])
 def test_default_build_matches_reference(kernel, params):
     wl = Workload(kernel, **params)
     target = resolve_target("cpu")

@@ -18,6 +18,7 @@ import autotune
 from autotune.errors import LogError, PackageError
 from autotune.logs import LogStore, record_id
 from autotune.select import best_validated
+from conftest import TINY_CONV
 
 pytestmark = pytest.mark.tuning
 
@@ -171,3 +172,31 @@ def test_package_refuses_tampering_and_foreign_cpus(tuned, cpu, tmp_path):
     (out / "tampered.so").replace(library)
     with pytest.raises(PackageError, match="checksum mismatch"):
         autotune.load_package(out)
+
+
+@pytest.mark.tuning
+def test_layout_variants_share_the_budget_and_the_fastest_serves(cpu, tmp_path):
+    wl = autotune.Workload("conv2d", **TINY_CONV)
+    keys = [v.key for v in wl.variants()]
+    assert len(keys) == 3
+    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, seed=0, progress=False,
+                           variants=True)
+    assert result.workload == wl.key and result.trials_run == 12
+    assert sorted(result.variant_latency_s) == sorted(keys)  # every variant validated, timed
+    assert result.variant == min(result.variant_latency_s, key=result.variant_latency_s.get)
+    assert result.latency_s == result.variant_latency_s[result.variant]
+    winner_file = LogStore(tmp_path).path(wl, cpu) / "variant.json"
+    assert json.loads(winner_file.read_text())["winner"] == result.variant
+
+    # The package serves the user's workload, under its own name, with the winner's kernel.
+    out = autotune.export([wl], cpu, tmp_path, tmp_path / "pkg")
+    entry = json.loads((out / "manifest.json").read_text())["kernels"][0]
+    assert entry["key"] == wl.key and entry["variant"] == result.variant
+    inputs = wl.make_inputs(seed=5)
+    assert wl.check(autotune.load_package(out)[wl.key](*inputs), inputs) is None
+
+    # The recorded winner decides, not whichever record MetaSchedule measured fastest.
+    other = next(k for k in keys if k != result.variant)
+    winner_file.write_text(json.dumps({"winner": other}))
+    out = autotune.export([wl], cpu, tmp_path, tmp_path / "pkg2")
+    assert json.loads((out / "manifest.json").read_text())["kernels"][0]["variant"] == other

@@ -32,7 +32,7 @@ def compile_model(
         return tvm.compile(mod, target=target), [], []
     mapping = map_workloads(mod)
     choices = choose_records(mapping.workloads, target, log_dir, fallback)
-    kernels = {wl: c.module["main"] for wl, c in choices.items() if c is not None}
+    kernels = {wl: c[1].module["main"] for wl, c in choices.items() if c is not None}
     executable = tvm.compile(splice(mod, kernels), target=target)
     return executable, [kernel_entry(wl, c) for wl, c in choices.items()], mapping.skipped
 

@@ -31,6 +31,7 @@ def tune_model(
     *,
     time_budget: str | float | None = None,
     progress: bool = True,
+    variants: bool = False,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
@@ -45,5 +46,5 @@ def tune_model(
             + (f" (left to TVM: {'; '.join(mapping.skipped)})" if mapping.skipped else "")
         )
     results = tune_many(mapping.workloads, target, trials, log_dir, time_budget=time_budget,
-                        progress=progress)
+                        progress=progress, variants=variants)
     return ModelTuning(mapping.workloads, mapping.skipped, results)

@@ -1,0 +1,124 @@
+"""Convergence: how close the best kernel after the first EARLY trials gets to the best after TRIALS.
+
+Tops each workload's log up to TRIALS trials, then takes the best validated record among
+the log's first EARLY records and among all of them (records are stored in trial order),
+times both with the one measurement protocol in this run, and plots each log's best
+GFLOP/s against trials relative to its final best. Writes convergence.csv/.md/.png:
+
+    python scripts/bench_convergence.py [--trials 1000] [--early 64] [--out results] [KEY ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT_WORKLOADS = [
+    "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
+    "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",
+]
+
+
+def first_records(entry, count: int, scratch: Path):
+    """A copy of ``entry``'s log holding only its first ``count`` records."""
+    from autotune.logrepair import RECORDS, WORKLOADS
+    from autotune.logs import LogEntry
+
+    scratch.mkdir(parents=True)
+    shutil.copy(entry.path / WORKLOADS, scratch / WORKLOADS)
+    lines = (entry.path / RECORDS).read_text().splitlines(keepends=True)[:count]
+    (scratch / RECORDS).write_text("".join(lines))
+    return LogEntry(scratch, entry.workload, entry.target)
+
+
+def timed_best(entry) -> float:
+    """Median seconds of the log's best validated kernel, by the one protocol."""
+    from autotune.build import compile_module, prepare_module
+    from autotune.measure import Protocol, input_sets, measure
+    from autotune.select import best_validated
+    from autotune.target import device_for
+
+    choice = best_validated(entry)
+    wl, protocol = entry.workload, Protocol()
+    prepared = prepare_module(compile_module(choice.module, entry.target), wl,
+                              input_sets(wl, protocol.sets_for(wl)), device_for(entry.target))
+    return measure(prepared, protocol).median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--early", type=int, default=64)
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    import autotune
+    from autotune.bench import host_description
+    from autotune.events import trials_done, tuning_curve
+    from autotune.logs import LogStore
+    from autotune.target import resolve_target, target_key
+    from autotune.threads import set_threads
+
+    tgt = resolve_target("cpu")
+    set_threads(int(tgt.attrs["num-cores"]))
+    store = LogStore(Path(args.out) / "logs")
+    rows, fig = [], plt.figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    with tempfile.TemporaryDirectory(prefix="convergence-") as scratch:
+        for key in args.workloads:
+            wl = autotune.Workload.from_key(key)
+            done = trials_done(store.path(wl, tgt)) if store.path(wl, tgt).exists() else 0
+            if done < args.trials:
+                print(f"tuning {key}: {done} -> {args.trials} trials", flush=True)
+                autotune.tune(wl, tgt, trials=args.trials - done, log_dir=store.root,
+                              progress=False)
+            entry = store.open(wl, tgt)
+            early_s = timed_best(first_records(entry, args.early, Path(scratch) / key))
+            final_s = timed_best(entry)
+            rows.append({"workload": key, "early_trials": args.early,
+                         "trials": trials_done(entry.path), "early_us": early_s * 1e6,
+                         "final_us": final_s * 1e6, "early_fraction": final_s / early_s})
+            print(f"{key}: {args.early} trials {early_s * 1e6:.1f} us, "
+                  f"{rows[-1]['trials']} trials {final_s * 1e6:.1f} us "
+                  f"({rows[-1]['early_fraction']:.0%})", flush=True)
+            curve = tuning_curve(entry.path, wl.flops)
+            ax.plot(curve["trial"], curve["best_gflops"] / curve["best_gflops"].max(),
+                    label=wl.key.split("-float")[0])
+    ax.axvline(args.early, color="grey", linestyle=":")
+    ax.axhline(0.9, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("trials")
+    ax.set_ylabel("best so far / final best (MetaSchedule's measurements)")
+    ax.set_title(f"Convergence on {target_key(tgt)}")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+
+    table = pd.DataFrame(rows)
+    out = Path(args.out) / target_key(tgt)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "convergence.png", dpi=120)
+    table.to_csv(out / "convergence.csv", index=False)
+    text = [
+        f"# Convergence: {args.early} vs {args.trials} trials", "",
+        f"Host: {host_description()}. Command: `python scripts/bench_convergence.py "
+        f"{' '.join(sys.argv[1:])}`. early_fraction = final latency / latency of the best "
+        f"validated kernel among the first {args.early} trials, both timed in this run.", "",
+        "```", table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
+        "![convergence](convergence.png)", "",
+    ]
+    (out / "convergence.md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Search speed: raw MetaSchedule ``tune_tir`` vs ``autotune.tune``, same workloads and trials.
+
+Each (arm, workload) runs in a fresh Python process, so both pay the same start-up, and one
+at a time, so nothing else shares the cores. Both arms log every candidate with the same
+event callback; the final kernel of each is picked, validated against NumPy and timed by
+the same code (``autotune.tuning.summarize``). Writes ``search-speed.csv`` and ``.md``:
+
+    python scripts/bench_search.py [--trials 64] [--out results] [WORKLOAD_KEY ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_WORKLOADS = [
+    "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # the NOTES' shape
+    "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",  # the demo's shape
+    "gemm-m127-n255-k129-float32",
+]
+
+
+def run_one(arm: str, key: str, trials: int, work: Path) -> dict:
+    """Tune ``key`` with one arm in this process; return its numbers."""
+    from tvm.s_tir import meta_schedule as ms
+
+    import autotune
+    from autotune.events import EventLog, read_events
+    from autotune.logs import LogEntry, LogStore
+    from autotune.target import resolve_target
+    from autotune.threads import set_threads
+    from autotune.tuning import summarize
+
+    wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
+    set_threads(int(tgt.attrs["num-cores"]))
+    started = time.perf_counter()
+    if arm == "raw":
+        path = work / "raw" / key
+        path.mkdir(parents=True)
+        events = EventLog(path, key, trials)
+        ms.tune_tir(wl.module(), tgt, str(path), max_trials_global=trials,
+                    num_trials_per_iter=64,
+                    measure_callbacks=[*ms.MeasureCallback.create("default"), events])
+        events.close()
+        entry = LogEntry(path, wl, tgt)
+    else:
+        autotune.tune(wl, tgt, trials=trials, log_dir=work / "ours", progress=False)
+        entry = LogStore(work / "ours").open(wl, tgt)
+    seconds = time.perf_counter() - started
+    trial_events = [e for e in read_events(entry.path) if e.get("event") == "trial"]
+    errors = [e["error"] for e in trial_events if e.get("error")]
+    result = summarize(entry)
+    return {
+        "workload": key, "arm": arm, "trials": len(trial_events), "seconds": seconds,
+        "trials_per_min": len(trial_events) / seconds * 60,
+        "failed": len(errors), "timeouts": sum("Timeout" in e for e in errors),
+        "validated": result.validated,
+        "latency_us": result.latency_s * 1e6 if result.latency_s else None,
+        "gflops": result.gflops,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--out", default="results")
+    parser.add_argument("--one", nargs=3, metavar=("ARM", "KEY", "WORK"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        arm, key, work = args.one
+        print(json.dumps(run_one(arm, key, args.trials, Path(work))))
+        return
+
+    import pandas as pd
+
+    from autotune.bench import host_description
+    from autotune.target import resolve_target, target_key
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as work:
+        for key in args.workloads:
+            for arm in ("raw", "autotune"):
+                print(f"{arm:>8}  {key}  {args.trials} trials ...", flush=True)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--trials", str(args.trials), "--one", arm, key, work],
+                    capture_output=True, text=True, check=False)
+                if proc.returncode:
+                    sys.exit(f"{arm} on {key} failed:\n{proc.stderr[-3000:]}")
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                print(f"          {row['trials_per_min']:.1f} trials/min, {row['failed']} failed "
+                      f"({row['timeouts']} timeouts), best {row['latency_us']:.1f} us", flush=True)
+                rows.append(row)
+    table = pd.DataFrame(rows)
+    wide = table.pivot(index="workload", columns="arm")
+    summary = pd.DataFrame({
+        "trials_per_min_raw": wide["trials_per_min"]["raw"],
+        "trials_per_min_autotune": wide["trials_per_min"]["autotune"],
+        "throughput_ratio": wide["trials_per_min"]["autotune"] / wide["trials_per_min"]["raw"],
+        "latency_us_raw": wide["latency_us"]["raw"],
+        "latency_us_autotune": wide["latency_us"]["autotune"],
+        "speedup_of_final_kernel": wide["latency_us"]["raw"] / wide["latency_us"]["autotune"],
+        "timeouts_raw": wide["timeouts"]["raw"], "timeouts_autotune": wide["timeouts"]["autotune"],
+        "failed_raw": wide["failed"]["raw"], "failed_autotune": wide["failed"]["autotune"],
+    }).reset_index()
+    out = Path(args.out) / target_key(resolve_target("cpu"))
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "search-speed.csv", index=False)
+    text = [
+        "# Search speed: raw tune_tir vs autotune",
+        "",
+        f"Host: {host_description()}. Command: `python scripts/bench_search.py "
+        f"{' '.join(sys.argv[1:])}`. {args.trials} trials per workload and arm, each in a "
+        "fresh process, one at a time.",
+        "",
+        "```",
+        summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"),
+        "```",
+        "",
+    ]
+    (out / "search-speed.md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
