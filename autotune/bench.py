@@ -131,8 +131,9 @@ def load_results(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for path in map(Path, paths):
         reader = pd.read_parquet if path.suffix == ".parquet" else pd.read_csv
         table = reader(path)
-        if "error" in table:  # CSV gives NaN for the empty strings
-            table["error"] = table["error"].fillna("")
+        for column in ("error", "variant"):  # CSV gives NaN for the empty strings
+            if column in table:
+                table[column] = table[column].fillna("")
         tables.append(table)
         curve_file = path.with_name(f"{path.stem}-curves.csv")
         if curve_file.exists() and curve_file.stat().st_size > 1:

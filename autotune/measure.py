@@ -30,6 +30,20 @@ class Protocol:
     flush_bytes: int = field(default_factory=lambda: 2 * last_level_cache_bytes())
     max_sets: int = 64
 
+    tuning_repeat: int = 3  # samples per candidate while tuning; their mean ranks candidates
+
+    def evaluator_config(self):
+        """MetaSchedule's runner settings for tuning: the same minimum sample length.
+
+        The runner only ranks candidates (in cache, no input rotation); every number this
+        project reports comes from ``measure``.
+        """
+        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig  # pylint: disable=import-outside-toplevel
+
+        return EvaluatorConfig(number=1, repeat=self.tuning_repeat,
+                               min_repeat_ms=max(1, round(self.min_sample_s * 1000)),
+                               enable_cpu_cache_flush=False)
+
     def sets_for(self, workload: Workload) -> int:
         """Input sets whose total size reaches ``flush_bytes`` (at most ``max_sets``)."""
         per_set = sum(s.nbytes for s in workload.input_specs) + workload.output_spec.nbytes

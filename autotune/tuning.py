@@ -23,6 +23,7 @@ from .build import compile_module, prepare_module
 from .builder import WarmBuilder
 from .errors import AutotuneError
 from .events import EventLog, trials_done
+from .intrinsics import load_tensor_intrinsics
 from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
@@ -207,6 +208,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
     if seconds is not None:
         callbacks.append(Deadline(seconds, tasks=len(entries), max_trials=trials))
+    load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     builder = WarmBuilder()
     try:
         with _quiet_metaschedule_logger():
@@ -228,6 +230,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
                 # Small enough batches that one task cannot take the whole budget at once.
                 num_trials_per_iter=max(1, min(trials_per_iter, trials // len(tasks))),
                 builder=builder,
+                runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
                 database=RoutedDatabase(entries),
                 measure_callbacks=callbacks,
             )

@@ -116,7 +116,7 @@ def test_disk_full_while_writing_a_log_is_one_line(tmp_path, monkeypatch, capsys
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(autotune.logs, "_write_json", full)
+    monkeypatch.setattr(autotune.logs, "write_json", full)
     monkeypatch.setattr(sys, "argv", ["autotune", "tune", "gemm", "m=3", "n=4", "k=5",
                                       "--trials", "0", "--log-dir", str(tmp_path)])
     with pytest.raises(SystemExit) as exit_:

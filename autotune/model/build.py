@@ -14,6 +14,7 @@ from ..target import device_for, resolve_target, target_threads
 from ..threads import set_threads
 from ..tuning import DEFAULT_LOG_DIR
 from . import onnxruntime_ref
+from .glue import schedule_glue
 from .kernels import map_workloads, splice
 from .onnx_import import OnnxModel, load_onnx
 
@@ -23,7 +24,8 @@ LIBRARY = "model.so"
 def compile_model(
     model: OnnxModel, target: tvm.target.Target, log_dir: str | Path | None, fallback: str = "error"
 ) -> tuple[relax.VMExecutable, list[dict], list[str]]:
-    """Compile ``model`` with the logs' best validated kernels (``log_dir=None``: TVM's own).
+    """Compile ``model`` with the logs' best validated kernels (``log_dir=None``: TVM's own
+    build, untouched). The ops around the kernels get default parallel schedules (glue.py).
 
     Returns the executable, the manifest entry of each workload, and the calls left to TVM.
     """
@@ -33,7 +35,7 @@ def compile_model(
     mapping = map_workloads(mod)
     choices = choose_records(mapping.workloads, target, log_dir, fallback)
     kernels = {wl: c[1].module["main"] for wl, c in choices.items() if c is not None}
-    executable = tvm.compile(splice(mod, kernels), target=target)
+    executable = tvm.compile(schedule_glue(splice(mod, kernels), target), target=target)
     return executable, [kernel_entry(wl, c) for wl, c in choices.items()], mapping.skipped
 
 

@@ -1,0 +1,67 @@
+"""Default CPU schedules for the ops around the tuned kernels (bias, ReLU, pooling, ...).
+
+After fusion, the model's other ops are small TIR functions that TVM would compile as
+plain single-threaded loops. Elementwise ones get a parallel, vectorized loop (rule below);
+reductions get TVM's dlight CPU reduction rule. Scheduled functions are marked opaque, so a
+later fusion pass leaves them (and the spliced kernels) as they are.
+"""
+
+from __future__ import annotations
+
+import tvm
+from tvm import relax, s_tir, tirx
+from tvm.s_tir.dlight.analysis import normalize_prim_func
+from tvm.s_tir.dlight.base import ApplyDefaultSchedule, ScheduleRule
+from tvm.s_tir.dlight.base.utils import get_extent
+from tvm.s_tir.dlight.cpu import Reduction
+
+from .kernels import OPAQUE
+
+VECTOR = 16  # float32 lanes of an AVX-512 register; LLVM splits it for narrower ISAs
+PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it saves
+
+
+class ParallelElementwise(ScheduleRule):
+    """Inline every injective block into the last, then parallelize and vectorize its loops."""
+
+    def apply(self, func: tirx.PrimFunc, target: tvm.target.Target, _tunable: bool):
+        if not isinstance(func, tirx.PrimFunc) or target.kind.name != "llvm":
+            return None
+        sch = s_tir.Schedule(func)
+        blocks = normalize_prim_func(sch)
+        if not blocks or not all(b.is_injective() for b in blocks):
+            return None
+        try:
+            for block in blocks[:-1]:
+                sch.compute_inline(block.block_rv)
+        except tvm.TVMError:
+            return None
+        loops = sch.get_loops(blocks[-1].block_rv)
+        if not loops:
+            return None
+        fused = sch.fuse(*loops)
+        extent = get_extent(sch, fused)
+        if not isinstance(extent, int) or extent < VECTOR:
+            return sch
+        outer, inner = sch.split(fused, [None, VECTOR])
+        sch.vectorize(inner)
+        if extent >= PARALLEL_MIN:
+            sch.parallel(outer)
+        return sch
+
+
+def schedule_glue(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
+    """Fuse the Relax graph's ops and give the resulting TIR functions default schedules."""
+    seq = tvm.transform.Sequential([
+        relax.transform.AnnotateTIROpPattern(),
+        relax.transform.FoldConstant(),
+        relax.transform.FuseOps(),
+        relax.transform.FuseTIR(),
+    ])
+    with target:
+        mod = seq(mod)
+        mod = ApplyDefaultSchedule(Reduction(), ParallelElementwise())(mod)
+    for gvar, func in mod.functions_items():
+        if isinstance(func, tirx.PrimFunc) and "tirx.is_scheduled" in func.attrs:
+            mod[gvar] = func.with_attr("op_pattern", OPAQUE)
+    return mod
