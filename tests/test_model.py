@@ -134,6 +134,9 @@ def test_tune_build_load_compare(tiny, tmp_path):
     assert onnxruntime_ref.mismatch([np.load(tmp_path / "y.npy")], want) is None
 
     pkg = load_model_package(out)
+    torch = pytest.importorskip("torch")
+    got = pkg(torch.from_numpy(x[0]))  # DLPack-capable arrays are accepted
+    assert onnxruntime_ref.mismatch(got, want) is None
     with pytest.raises(PackageError, match=r"input 'x' must be float32\[1, 3, 11, 9\]"):
         pkg(np.zeros((1, 3, 11, 8), np.float32))
     import autotune

@@ -148,6 +148,9 @@ def test_package_refuses_tampering_and_foreign_cpus(tuned, cpu, tmp_path):
     assert again["sha256"] == first["sha256"]  # reproducible: the same library, byte for byte
     inputs = [np.ones(s.shape, s.dtype) for s in wl.input_specs]
     assert wl.check(pkg[wl.key](*inputs), inputs) is None
+    torch = pytest.importorskip("torch")  # any DLPack-capable array is accepted as is
+    inputs = wl.make_inputs(seed=9)
+    assert wl.check(pkg[wl.key](*[torch.from_numpy(x) for x in inputs]), inputs) is None
 
     manifest_file = out / "manifest.json"
     good = manifest_file.read_text()
