@@ -131,8 +131,17 @@ def summary_rows(results: pd.DataFrame) -> pd.DataFrame:
             "roofline_fraction": float(t["roofline_fraction"]) if t is not None else nan,
             "validated": _truthy(t["validated"]) if t is not None else None,
             "correct": _truthy(t["correct"]) if t is not None else None,
+            "variant": _variant_kernel(t),
         })
     return pd.DataFrame(rows)
+
+
+def _variant_kernel(tuned: pd.Series | None) -> str | None:
+    """The layout variant whose kernel served a tuned row, if it is not the workload itself."""
+    if tuned is None or not isinstance(tuned.get("variant"), str) or not tuned["variant"]:
+        return None
+    kernel = tuned["variant"].split("-")[0]
+    return kernel if kernel != tuned["kernel"] else None
 
 
 def _left_out_reason(row: pd.Series) -> str | None:
@@ -195,7 +204,9 @@ def _suite_summaries(results: pd.DataFrame) -> list[str]:
 def _workload_table(summary: pd.DataFrame) -> str:
     header = ["Workload", "Kernel", "Tuned median (µs)", "Best baseline",
               "Baseline median (µs)", "Speedup", "Roofline fraction", "Validated", "Correct"]
-    rows = [[f"`{r.workload}`", r.kernel, _fmt_us(r.tuned_us), r.baseline or "—",
+    rows = [[f"`{r.workload}`",
+             f"{r.kernel} (as {r.variant})" if isinstance(r.variant, str) else r.kernel,
+             _fmt_us(r.tuned_us), r.baseline or "—",
              _fmt_us(r.baseline_us), _fmt_num(r.speedup, 2, "x"),
              _fmt_num(100 * r.roofline_fraction, 1, "%"), _yes_no(r.validated),
              _yes_no(r.correct)] for r in summary.itertuples()]

@@ -115,6 +115,15 @@ def test_write_report(tmp_path):
                      r"1\.16x \|", text)
 
 
+def test_report_names_the_layout_variant_that_won(tmp_path):
+    results = make_results().assign(variant="")
+    conv = (results["kernel"] == "conv2d") & (results["implementation"] == "tvm-tuned")
+    results.loc[conv, "variant"] = WORKLOADS[0][0].replace("conv2d-", "conv2d_nhwc-")
+    text = write_report(results, tmp_path / "out").read_text()
+    assert f"| `{WORKLOADS[0][0]}` | conv2d (as conv2d_nhwc) | 180 |" in text
+    assert "| `gemm-m64-n65-k66-float32` | gemm | 9.50 |" in text
+
+
 def test_write_report_from_files_without_curves(tmp_path):
     results = make_results()
     results.to_csv(tmp_path / "results.csv", index=False)
