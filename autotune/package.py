@@ -53,8 +53,13 @@ class Kernel:
 
     def _to_tensor(self, index: int, array: Any):
         shape, dtype = self.inputs[index]
+        tensor = None
         if not isinstance(array, np.ndarray) and hasattr(array, "__dlpack__"):
-            tensor = tvm.runtime.from_dlpack(array)
+            try:
+                tensor = tvm.runtime.from_dlpack(array)  # zero-copy where TVM accepts it
+            except (RuntimeError, ValueError):  # e.g. not 64-byte aligned: copy it instead
+                array = np.from_dlpack(array)
+        if tensor is not None:
             got = (tuple(tensor.shape), str(tensor.dtype))
         else:
             array = np.ascontiguousarray(array)

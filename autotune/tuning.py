@@ -18,7 +18,7 @@ from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 from tvm.s_tir.meta_schedule.utils import fork_seed
 
 from .baselines.numpy_cpu import NumpyBaseline
-from .budget import Deadline, parse_duration
+from .budget import parse_duration
 from .build import compile_module, prepare_module
 from .builder import WarmBuilder
 from .errors import AutotuneError
@@ -28,6 +28,7 @@ from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
 from .routed_db import RoutedDatabase
+from .scheduler import GradientScheduler
 from .select import best_validated, record_winner
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
@@ -206,8 +207,6 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
         work_dir.mkdir(exist_ok=True)
     events = [EventLog(e.path, e.workload.key, total) for e in entries]
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
-    if seconds is not None:
-        callbacks.append(Deadline(seconds, tasks=len(entries), max_trials=trials))
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     builder = WarmBuilder()
     try:
@@ -233,6 +232,8 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
                 runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
                 database=RoutedDatabase(entries),
                 measure_callbacks=callbacks,
+                task_scheduler=GradientScheduler(lambda i: (events[i].trial, events[i].best),
+                                                 seconds, seed=seed),
             )
     finally:
         bar.close()

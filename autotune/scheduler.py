@@ -1,0 +1,78 @@
+"""MetaSchedule's gradient task scheduler, with a wall-clock deadline it can keep safely.
+
+Terminating tasks from a measure callback races with the scheduler's own bookkeeping: a
+task already chosen as alive can be terminated under it, and MetaSchedule aborts. Here the
+deadline is checked where the next task is chosen: once it has passed (and every task had
+its first batch), no task is chosen, and MetaSchedule joins the running batch and ends
+every task itself. The choice of task is
+that of TVM's ``GradientBased`` scheduler (round robin first, then the largest expected
+latency gain, weighted).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler
+
+
+@derived_object
+class GradientScheduler(PyTaskScheduler):
+    """Gradient-based task choice; no new batch once ``seconds`` have passed (None: never)."""
+
+    def __init__(self, progress: Callable[[int], tuple[int, float]], seconds: float | None = None,
+                 alpha: float = 0.2, window: int = 3, seed: int | None = None) -> None:
+        """``progress(task_id)`` gives a task's measured trials so far and its best seconds
+        (MetaSchedule's task records do not expose their latencies to Python)."""
+        super().__init__()
+        self.progress = progress
+        self.seen: dict[int, int] = {}
+        self.seconds = seconds
+        self.alpha = alpha
+        self.window = window
+        self.rng = random.Random(seed)
+        self.started = time.monotonic()
+        self.rounds = 0
+        self.history: dict[int, list[float]] = {}
+
+    def expired(self) -> bool:
+        return self.seconds is not None and time.monotonic() - self.started >= self.seconds
+
+    def next_task_id(self) -> int:
+        outer = self._outer()
+        tasks = outer.tasks_
+        count = len(tasks)
+        if self.rounds == 0:
+            self.started = time.monotonic()  # the budget starts with the first batch
+        if self.rounds < count:  # every task gets its first batch, whatever the budget
+            self.rounds += 1
+            return self.rounds - 1
+        alive = []
+        for i in range(count):
+            outer.touch_task(i)  # joins a finished batch (the local runner's always are)
+            trials, best = self.progress(i)
+            if trials != self.seen.get(i) and math.isfinite(best):  # one entry per batch
+                self.seen[i] = trials
+                self.history.setdefault(i, []).append(best)
+            if not tasks[i].is_terminated:
+                alive.append(i)
+        if not alive or self.expired():
+            return -1  # MetaSchedule joins what is running and ends every task
+        gains = [self._gain(i, float(tasks[i].task_weight)) for i in alive]
+        if max(gains) == min(gains):
+            return self.rng.choice(alive)
+        return alive[gains.index(max(gains))]
+
+    def _gain(self, task_id: int, weight: float) -> float:
+        """TVM's gradient: recent improvement per round and best latency per round, blended."""
+        best = self.history.get(task_id, [])
+        n, w = len(best), self.window
+        if n == 0:
+            return -1e9
+        g1 = (best[n - 1 - w] - best[-1]) / w if n >= 1 + w else 0.0
+        g2 = best[-1] / n
+        return (self.alpha * g1 + (1 - self.alpha) * g2) * weight
