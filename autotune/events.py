@@ -1,7 +1,9 @@
 """A JSON-lines event file beside each log, so scripts and plots can follow a tuning run.
 
 One line per measured candidate (``{"event": "trial", ...}``) plus ``start``/``end`` lines.
-Trial numbers and elapsed seconds continue across resumed runs of the same log.
+Trial numbers and elapsed seconds continue across resumed runs of the same log. In a run
+that tunes several logs together, ``elapsed_s`` counts only the time charged to this log
+(``EventLog.charge``), so the logs' seconds add up to the run's and never count twice.
 """
 
 from __future__ import annotations
@@ -57,8 +59,11 @@ def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
 class EventLog(PyMeasureCallback):
     """Appends one line per measured candidate to ``<log>/events.jsonl``."""
 
-    def __init__(self, path: Path, workload_key: str, planned: int) -> None:
+    def __init__(self, path: Path, workload_key: str, planned: int, *, shared: bool = False) -> None:
+        """``shared``: the run tunes other logs too; the clock runs only on ``charge``."""
         super().__init__()
+        self.shared = shared
+        self.charged = 0.0
         self.file = Path(path) / EVENTS
         past = [e for e in read_events(path) if e.get("event") == "trial"]
         self.trial = past[-1]["trial"] if past else 0
@@ -86,8 +91,14 @@ class EventLog(PyMeasureCallback):
                 "error": str(error).strip().splitlines()[0][:200] if error else None,
             })
 
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` of a shared run (the search and measurement of a batch) as ours."""
+        self.charged += seconds
+
     def elapsed(self) -> float:
-        return self.offset + time.perf_counter() - self.started
+        """Seconds spent on this log over all runs: wall time, or the time charged if shared."""
+        own = self.charged if self.shared else time.perf_counter() - self.started
+        return self.offset + own
 
     def close(self) -> None:
         self._write({"event": "end", "trials": self.trial, "elapsed_s": round(self.elapsed(), 4)})

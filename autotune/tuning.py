@@ -205,7 +205,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
         bar = ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
         work_dir = Path(entries[0].path).parent / "_suite"
         work_dir.mkdir(exist_ok=True)
-    events = [EventLog(e.path, e.workload.key, total) for e in entries]
+    events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1) for e in entries]
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     builder = WarmBuilder()
@@ -244,13 +244,21 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
 
 @derived_object
 class _PerTask(PyMeasureCallback):
-    """Hands each task's measurements to that task's own callback (its event log)."""
+    """Hands each task's measurements to that task's own event log, with the time they took.
 
-    def __init__(self, callbacks: list) -> None:
+    A batch's time (its search, build and measurement) is the time since the previous
+    batch of any task ended; it is charged to the task the batch belongs to.
+    """
+
+    def __init__(self, callbacks: list[EventLog]) -> None:
         super().__init__()
         self.callbacks = callbacks
+        self.last = time.perf_counter()
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+        now = time.perf_counter()
+        self.callbacks[task_id].charge(now - self.last)
+        self.last = now
         self.callbacks[task_id].apply(task_scheduler, task_id, measure_candidates,
                                       builder_results, runner_results)
 

@@ -3,14 +3,17 @@
 Each (arm, workload) runs in a fresh Python process, so both pay the same start-up, and one
 at a time, so nothing else shares the cores. Both arms log every candidate with the same
 event callback; the final kernel of each is picked, validated against NumPy and timed by
-the same code (``autotune.tuning.summarize``). Writes ``search-speed.csv`` and ``.md``:
+the same code (``autotune.tuning.summarize``). With ``--repeats R`` each arm runs R times
+(seeds 0..R-1, the runs interleaved) and the summary takes medians: one search of 64
+trials is a noisy sample of its final kernel. Writes ``search-speed.csv`` and ``.md``:
 
-    python scripts/bench_search.py [--trials 64] [--out results] [WORKLOAD_KEY ...]
+    python scripts/bench_search.py [--trials 64] [--repeats 1] [--out results] [WORKLOAD_KEY ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -25,7 +28,7 @@ DEFAULT_WORKLOADS = [
 ]
 
 
-def run_one(arm: str, key: str, trials: int, work: Path) -> dict:
+def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     """Tune ``key`` with one arm in this process; return its numbers."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -40,23 +43,24 @@ def run_one(arm: str, key: str, trials: int, work: Path) -> dict:
     set_threads(int(tgt.attrs["num-cores"]))
     started = time.perf_counter()
     if arm == "raw":
-        path = work / "raw" / key
+        path = work / f"raw-{seed}" / key
         path.mkdir(parents=True)
         events = EventLog(path, key, trials)
         ms.tune_tir(wl.module(), tgt, str(path), max_trials_global=trials,
-                    num_trials_per_iter=64,
+                    num_trials_per_iter=64, seed=seed,
                     measure_callbacks=[*ms.MeasureCallback.create("default"), events])
         events.close()
         entry = LogEntry(path, wl, tgt)
     else:
-        autotune.tune(wl, tgt, trials=trials, log_dir=work / "ours", progress=False)
-        entry = LogStore(work / "ours").open(wl, tgt)
+        autotune.tune(wl, tgt, trials=trials, log_dir=work / f"ours-{seed}", progress=False,
+                      seed=seed)
+        entry = LogStore(work / f"ours-{seed}").open(wl, tgt)
     seconds = time.perf_counter() - started
     trial_events = [e for e in read_events(entry.path) if e.get("event") == "trial"]
     errors = [e["error"] for e in trial_events if e.get("error")]
     result = summarize(entry)
     return {
-        "workload": key, "arm": arm, "trials": len(trial_events), "seconds": seconds,
+        "workload": key, "arm": arm, "seed": seed, "trials": len(trial_events), "seconds": seconds,
         "trials_per_min": len(trial_events) / seconds * 60,
         "failed": len(errors), "timeouts": sum("Timeout" in e for e in errors),
         "validated": result.validated,
@@ -69,12 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
     parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default="results")
-    parser.add_argument("--one", nargs=3, metavar=("ARM", "KEY", "WORK"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=4, metavar=("ARM", "KEY", "WORK", "SEED"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        arm, key, work = args.one
-        print(json.dumps(run_one(arm, key, args.trials, Path(work))))
+        arm, key, work, seed = args.one
+        print(json.dumps(run_one(arm, key, args.trials, Path(work), int(seed))))
         return
 
     import pandas as pd
@@ -84,20 +90,21 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as work:
-        for key in args.workloads:
-            for arm in ("raw", "autotune"):
-                print(f"{arm:>8}  {key}  {args.trials} trials ...", flush=True)
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--trials", str(args.trials), "--one", arm, key, work],
-                    capture_output=True, text=True, check=False)
-                if proc.returncode:
-                    sys.exit(f"{arm} on {key} failed:\n{proc.stderr[-3000:]}")
-                row = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"          {row['trials_per_min']:.1f} trials/min, {row['failed']} failed "
-                      f"({row['timeouts']} timeouts), best {row['latency_us']:.1f} us", flush=True)
-                rows.append(row)
+        for key, seed, arm in itertools.product(args.workloads, range(args.repeats),
+                                                ("raw", "autotune")):
+            print(f"{arm:>8}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--trials", str(args.trials), "--one", arm, key,
+                 work, str(seed)],
+                capture_output=True, text=True, check=False)
+            if proc.returncode:
+                sys.exit(f"{arm} on {key} failed:\n{proc.stderr[-3000:]}")
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"          {row['trials_per_min']:.1f} trials/min, {row['failed']} failed "
+                  f"({row['timeouts']} timeouts), best {row['latency_us'] or float('nan'):.1f} us", flush=True)
+            rows.append(row)
     table = pd.DataFrame(rows)
-    wide = table.pivot(index="workload", columns="arm")
+    wide = table.groupby(["workload", "arm"]).median(numeric_only=True).unstack("arm")
     summary = pd.DataFrame({
         "trials_per_min_raw": wide["trials_per_min"]["raw"],
         "trials_per_min_autotune": wide["trials_per_min"]["autotune"],
@@ -116,7 +123,8 @@ def main() -> None:
         "",
         f"Host: {host_description()}. Command: `python scripts/bench_search.py "
         f"{' '.join(sys.argv[1:])}`. {args.trials} trials per workload and arm, each in a "
-        "fresh process, one at a time.",
+        f"fresh process, one at a time; medians of {args.repeats} run(s) per arm (seeds "
+        f"0..{args.repeats - 1}; every run in search-speed.csv).",
         "",
         "```",
         summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"),

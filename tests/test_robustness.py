@@ -24,7 +24,7 @@ from autotune.errors import AutotuneError
 from autotune.logrepair import RECORDS, WORKLOADS, LogDamageWarning
 from autotune.logs import LogStore, record_id
 from autotune.logtools import list_logs, merge, prune, records_csv, records_table
-from autotune.events import trials_done
+from autotune.events import read_events, trials_done
 
 
 def _copy(tuned, tmp_path, name="logs"):
@@ -196,9 +196,15 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
 
     conv = autotune.Workload("conv2d", **TINY_CONV)
     gemm = autotune.Workload("gemm", m=7, n=9, k=5)
+    started = time.perf_counter()
     results = tune_many([conv, gemm], cpu, trials=24, log_dir=tmp_path, trials_per_iter=8,
                         seed=0, progress=False)
+    wall = time.perf_counter() - started
     assert sum(r.trials_run for r in results) == 24  # the shared trial budget
+    # Each log's clock counts only its own batches: together they stay within the run's time.
+    own = [max(e["elapsed_s"] for e in read_events(r.log_path) if e["event"] == "trial")
+           for r in results]
+    assert all(s > 0 for s in own) and sum(own) <= wall
     assert all(r.trials_run >= 8 and r.validated for r in results)
     for wl, r in zip((conv, gemm), results):  # each log holds only its own workload
         db = ms.database.JSONDatabase(work_dir=r.log_path)
