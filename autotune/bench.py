@@ -54,6 +54,7 @@ def bench(
     progress: bool = True,
     command: str | None = None,
     variants: bool = False,
+    warm_start: bool = True,
 ) -> BenchResult:
     """Benchmark every workload of ``suite`` on ``target``.
 
@@ -65,6 +66,7 @@ def bench(
     NumPy reference and timed with one protocol, all with the target's thread count.
     With ``variants``, each workload's budget covers it and its layout variants together,
     and the tuned row is the fastest validated variant (named in the ``variant`` column).
+    ``warm_start`` is ``tune``'s: each search's cost model first learns from the logs there.
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
@@ -92,11 +94,12 @@ def bench(
             missing[item.workload] = budget - done
     if missing and time_budget is not None:  # one budget, shared by the task scheduler
         tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
-                  time_budget=time_budget, progress=progress, variants=variants)
+                  time_budget=time_budget, progress=progress, variants=variants,
+                  warm_start=warm_start)
     else:
         for workload, count in missing.items():
             tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress,
-                 variants=variants)
+                 variants=variants, warm_start=warm_start)
 
     peaks = measure_peaks(tgt) if kind == "cpu" else None
     rows: list[dict] = []

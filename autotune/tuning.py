@@ -15,12 +15,13 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
-from tvm.s_tir.meta_schedule.utils import fork_seed
+from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 
 from .baselines.numpy_cpu import NumpyBaseline
 from .budget import parse_duration
 from .build import compile_module, prepare_module
 from .builder import WarmBuilder
+from .cost_model import target_logs, warm_cost_model
 from .errors import AutotuneError
 from .events import EventLog, trials_done
 from .intrinsics import load_tensor_intrinsics
@@ -72,6 +73,7 @@ def tune(
     seed: int | None = None,
     progress: bool = True,
     variants: bool = False,
+    warm_start: bool = True,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -82,11 +84,13 @@ def tune(
     checked against the NumPy reference; one that fails is skipped for the next best.
     One process at a time tunes a log: another waits for it. With ``variants``, the
     workload's layout variants (``Workload.variants``) are tuned too, under the same budget,
-    and the fastest validated one is chosen and recorded (``TuneResult.variant``).
+    and the fastest validated one is chosen and recorded (``TuneResult.variant``). With
+    ``warm_start``, the cost model first learns from the records already measured on this
+    target under ``log_dir`` (``autotune.cost_model``); without, it starts cold.
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
                      trials_per_iter=trials_per_iter, seed=seed, progress=progress,
-                     variants=variants)[0]
+                     variants=variants, warm_start=warm_start)[0]
 
 
 @contextmanager
@@ -135,6 +139,7 @@ def tune_many(
     seed: int | None = None,
     progress: bool = True,
     variants: bool = False,
+    warm_start: bool = True,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -167,7 +172,9 @@ def tune_many(
             for entry in entries:
                 stack.enter_context(_tuning_lock(entry, progress))
             before = [trials_done(e.path) for e in entries]
-            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds)
+            cost_model = warm_cost_model(target_logs(store, tgt), tgt, cpu_count(logical=False),
+                                         seed=seed, progress=progress) if warm_start else "xgb"
+            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
@@ -190,7 +197,7 @@ def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult])
                    trials_run=sum(r.trials_run for r in results))
 
 
-def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> None:
+def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model) -> None:
     """One MetaSchedule task per log, one budget, each task's records into its own log."""
     names = [e.workload.key for e in entries]
     for entry in entries:
@@ -229,6 +236,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds) -> N
                 # Small enough batches that one task cannot take the whole budget at once.
                 num_trials_per_iter=max(1, min(trials_per_iter, trials // len(tasks))),
                 builder=builder,
+                cost_model=cost_model,
                 runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
                 database=RoutedDatabase(entries),
                 measure_callbacks=callbacks,

@@ -32,6 +32,7 @@ def tune_model(
     time_budget: str | float | None = None,
     progress: bool = True,
     variants: bool = False,
+    warm_start: bool = True,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
@@ -46,5 +47,5 @@ def tune_model(
             + (f" (left to TVM: {'; '.join(mapping.skipped)})" if mapping.skipped else "")
         )
     results = tune_many(mapping.workloads, target, trials, log_dir, time_budget=time_budget,
-                        progress=progress, variants=variants)
+                        progress=progress, variants=variants, warm_start=warm_start)
     return ModelTuning(mapping.workloads, mapping.skipped, results)

@@ -1,0 +1,91 @@
+"""The search's cost model, warmed up on the measurements already in the target's logs.
+
+MetaSchedule's XGBoost model answers with random scores until it holds
+``num_warmup_samples`` (100) measurements, so a 64-trial search is a random one, and every
+resumed or new search starts cold. Fed the records already measured on this target (this
+workload's and every other's, a sample of each log), it ranks candidates from the first
+batch. The model is TVM's own ``XGBModel``, trained by its own ``update``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+
+import tvm
+from tvm.s_tir.meta_schedule import TuneContext
+from tvm.s_tir.meta_schedule.cost_model import XGBModel
+from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+from .logrepair import RECORDS
+from .logs import LogEntry, LogStore
+from .target import target_json, target_key
+
+PER_LOG = 256  # records sampled from each log
+TOTAL = 3072  # records in all, the most recent logs first
+
+log = logging.getLogger(__name__)
+
+
+def target_logs(store: LogStore, target: tvm.target.Target) -> list[LogEntry]:
+    """Every log under ``store`` tuned for exactly ``target``."""
+    want = target_json(target)
+    return [e for e in store.entries()
+            if e.path.parent.name == target_key(target) and target_json(e.target) == want]
+
+
+def warm_cost_model(
+    logs: list[LogEntry],
+    target: tvm.target.Target,
+    num_threads: int,
+    *,
+    per_log: int = PER_LOG,
+    total: int = TOTAL,
+    seed: int | None = 0,
+    progress: bool = False,
+) -> XGBModel:
+    """An ``XGBModel`` trained on a sample of the measured records of ``logs``.
+
+    Logs without measured records are skipped; with none at all the model is cold, as
+    MetaSchedule's default. Each log's sample is drawn with ``seed``; failed candidates
+    are left out (their cost is not a time). The model trains once on all of it, and then
+    after every batch of the search (upstream's adaptive schedule would wait for the new
+    measurements to reach a fifth of the warm-up data before learning from them).
+    """
+    model = XGBModel(extractor="per-store-feature", num_tuning_cores=num_threads,
+                     tree_method="auto")
+    rng = random.Random(seed)
+    started, fed, batches = time.perf_counter(), 0, []
+    for entry in sorted(logs, key=_last_written, reverse=True):
+        records = [r for r in entry.database().get_all_tuning_records() if r.run_secs]
+        if not records or fed >= total:
+            continue
+        sample = rng.sample(records, min(len(records), per_log, total - fed))
+        try:
+            context = TuneContext(mod=entry.workload.module(), target=target,
+                                  task_name=entry.workload.key)
+            candidates = [r.as_measure_candidate() for r in sample]
+        except Exception as err:  # noqa: BLE001 - a log this TVM cannot replay is only skipped
+            log.warning("cost model warm-up skips %s: %s", entry.path, str(err).splitlines()[0])
+            continue
+        results = [RunnerResult(run_secs=r.run_secs, error_msg=None) for r in sample]
+        batches.append((context, candidates, results))
+        fed += len(sample)
+    for i, batch in enumerate(batches):
+        # ``update`` trains when the data grew by a fifth since the last training: hold it
+        # off until the last log is in, then train once.
+        model.last_train_size = 0 if i == len(batches) - 1 else sys.maxsize
+        model.update(*batch)
+    if batches:
+        model.adaptive_training = False
+        if progress:
+            print(f"cost model warmed up on {fed} measured records of {len(batches)} logs "
+                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return model
+
+
+def _last_written(entry: LogEntry) -> float:
+    records = entry.path / RECORDS
+    return records.stat().st_mtime if records.exists() else 0.0
