@@ -3,9 +3,12 @@
 Tops each workload's log up to TRIALS trials, then takes the best validated record among
 the log's first EARLY records and among all of them (records are stored in trial order),
 times both with the one measurement protocol in this run, and plots each log's best
-GFLOP/s against trials relative to its final best. Writes convergence.csv/.md/.png:
+GFLOP/s against trials relative to its final best. The TRIALS logs are tuned with a cold
+cost model (MetaSchedule's default). With ``--warm``, each workload is also tuned for EARLY
+trials afresh with the cost model warmed up on the other workloads' logs (never its own),
+and that kernel is timed in the same run. Writes convergence.csv/.md/.png:
 
-    python scripts/bench_convergence.py [--trials 1000] [--early 64] [--out results] [KEY ...]
+    python scripts/bench_convergence.py [--trials 1000] [--early 64] [--warm] [--out results] [KEY ...]
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ def first_records(entry, count: int, scratch: Path):
     return LogEntry(scratch, entry.workload, entry.target)
 
 
+def warm_entry(wl, tgt, store, keys: list[str], trials: int, scratch: Path):
+    """``wl`` tuned for ``trials`` into ``scratch``, warm-started on the other keys' logs."""
+    import autotune
+    from autotune.logs import LogStore
+
+    for other in keys:
+        if other != wl.key:
+            source = store.path(autotune.Workload.from_key(other), tgt)
+            shutil.copytree(source, scratch / source.parent.name / other,
+                            ignore=shutil.ignore_patterns(".lock"))
+    autotune.tune(wl, tgt, trials=trials, log_dir=scratch, progress=False, warm_start=True)
+    return LogStore(scratch).open(wl, tgt)
+
+
 def timed_best(entry) -> float:
     """Median seconds of the log's best validated kernel, by the one protocol."""
     from autotune.build import compile_module, prepare_module
@@ -53,6 +70,8 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--early", type=int, default=64)
+    parser.add_argument("--warm", action="store_true",
+                        help="Also tune EARLY trials with a cost model warmed up on the others.")
     parser.add_argument("--out", default="results")
     args = parser.parse_args()
 
@@ -81,19 +100,30 @@ def main() -> None:
             if done < args.trials:
                 print(f"tuning {key}: {done} -> {args.trials} trials", flush=True)
                 autotune.tune(wl, tgt, trials=args.trials - done, log_dir=store.root,
-                              progress=False)
+                              progress=False, warm_start=False)
             entry = store.open(wl, tgt)
             early_s = timed_best(first_records(entry, args.early, Path(scratch) / key))
             final_s = timed_best(entry)
-            rows.append({"workload": key, "early_trials": args.early,
-                         "trials": trials_done(entry.path), "early_us": early_s * 1e6,
-                         "final_us": final_s * 1e6, "early_fraction": final_s / early_s})
+            row = {"workload": key, "early_trials": args.early,
+                   "trials": trials_done(entry.path), "early_us": early_s * 1e6,
+                   "final_us": final_s * 1e6, "early_fraction": final_s / early_s}
+            if args.warm:
+                warm = warm_entry(wl, tgt, store, args.workloads, args.early,
+                                  Path(scratch) / f"warm-{key}")
+                warm_s = timed_best(warm)
+                row.update(warm_us=warm_s * 1e6, warm_fraction=final_s / warm_s)
+                warm_curve = tuning_curve(warm.path, wl.flops)
+            rows.append(row)
             print(f"{key}: {args.early} trials {early_s * 1e6:.1f} us, "
                   f"{rows[-1]['trials']} trials {final_s * 1e6:.1f} us "
                   f"({rows[-1]['early_fraction']:.0%})", flush=True)
             curve = tuning_curve(entry.path, wl.flops)
-            ax.plot(curve["trial"], curve["best_gflops"] / curve["best_gflops"].max(),
-                    label=wl.key.split("-float")[0])
+            line, = ax.plot(curve["trial"], curve["best_gflops"] / curve["best_gflops"].max(),
+                            label=wl.key.split("-float")[0])
+            if args.warm:
+                ax.plot(warm_curve["trial"],
+                        warm_curve["best_gflops"] / curve["best_gflops"].max(),
+                        color=line.get_color(), linestyle="--", label="  same, warm cost model")
     ax.axvline(args.early, color="grey", linestyle=":")
     ax.axhline(0.9, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
@@ -112,7 +142,9 @@ def main() -> None:
         f"# Convergence: {args.early} vs {args.trials} trials", "",
         f"Host: {host_description()}. Command: `python scripts/bench_convergence.py "
         f"{' '.join(sys.argv[1:])}`. early_fraction = final latency / latency of the best "
-        f"validated kernel among the first {args.early} trials, both timed in this run.", "",
+        f"validated kernel among the first {args.early} trials, both timed in this run."
+        + (f" warm_fraction: the same for a fresh {args.early}-trial search whose cost model "
+           "first learned from the other workloads' logs." if args.warm else ""), "",
         "```", table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
         "![convergence](convergence.png)", "",
     ]
