@@ -54,7 +54,7 @@ def bench(
     progress: bool = True,
     command: str | None = None,
     variants: bool = False,
-    warm_start: bool = True,
+    warm_start: bool = False,
 ) -> BenchResult:
     """Benchmark every workload of ``suite`` on ``target``.
 

@@ -18,10 +18,10 @@ VARIANTS = click.option(
     "--variants", is_flag=True,
     help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
          "same budget; the fastest validated one serves the workload.")
-COLD = click.option(
-    "--cold-start", is_flag=True,
-    help="Start the cost model cold (MetaSchedule's default) rather than from the records "
-         "already measured on this target under --log-dir.")
+WARM = click.option(
+    "--warm-start", is_flag=True,
+    help="Train the cost model first on the records already measured on this target under "
+         "--log-dir (MetaSchedule's starts cold and ranks at random for 100 trials).")
 TARGET = click.option(
     "--target", default="cpu", show_default=True,
     help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",
@@ -70,10 +70,10 @@ def kernels() -> None:
 @LOG_DIR
 @click.option("--seed", type=int, default=None, help="Search seed.")
 @VARIANTS
-@COLD
+@WARM
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, cold_start,
+def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, warm_start,
          quiet, as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
@@ -87,7 +87,7 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, c
         trials = 64
     result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
                       seed=seed, progress=not quiet, variants=variants,
-                      warm_start=not cold_start)
+                      warm_start=warm_start)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
@@ -169,9 +169,9 @@ def demo(trials, log_dir, out, quiet) -> None:
               help="Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
                    "across workloads by MetaSchedule's task scheduler.")
 @VARIANTS
-@COLD
+@WARM
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants, cold_start,
+def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants, warm_start,
           quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from .bench import bench as run_bench
@@ -179,7 +179,7 @@ def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants,
     command = "autotune " + " ".join(sys.argv[1:])
     result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
                        time_budget=time_budget, progress=not quiet, command=command,
-                       variants=variants, warm_start=not cold_start)
+                       variants=variants, warm_start=warm_start)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
@@ -291,9 +291,9 @@ MODEL_FALLBACK = click.option(
 @click.option("--time-budget", default=None, help="Wall-clock budget for the whole model, e.g. 2h.")
 @LOG_DIR
 @VARIANTS
-@COLD
+@WARM
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def model_tune(model_file, target, trials, time_budget, log_dir, variants, cold_start,
+def model_tune(model_file, target, trials, time_budget, log_dir, variants, warm_start,
                quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
     from .model.kernels import map_workloads
@@ -304,7 +304,7 @@ def model_tune(model_file, target, trials, time_budget, log_dir, variants, cold_
     if trials is None and time_budget is None:
         trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
     tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
-                        progress=not quiet, variants=variants, warm_start=not cold_start)
+                        progress=not quiet, variants=variants, warm_start=warm_start)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
         won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""

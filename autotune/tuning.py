@@ -73,7 +73,7 @@ def tune(
     seed: int | None = None,
     progress: bool = True,
     variants: bool = False,
-    warm_start: bool = True,
+    warm_start: bool = False,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -139,7 +139,7 @@ def tune_many(
     seed: int | None = None,
     progress: bool = True,
     variants: bool = False,
-    warm_start: bool = True,
+    warm_start: bool = False,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 

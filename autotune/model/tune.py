@@ -32,7 +32,7 @@ def tune_model(
     time_budget: str | float | None = None,
     progress: bool = True,
     variants: bool = False,
-    warm_start: bool = True,
+    warm_start: bool = False,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
