@@ -19,6 +19,7 @@ from tvm.s_tir.meta_schedule import TuneContext
 from tvm.s_tir.meta_schedule.cost_model import XGBModel
 from tvm.s_tir.meta_schedule.runner import RunnerResult
 
+from .intrinsics import load_tensor_intrinsics
 from .logrepair import RECORDS
 from .logs import LogEntry, LogStore
 from .target import target_json, target_key
@@ -54,6 +55,7 @@ def warm_cost_model(
     after every batch of the search (upstream's adaptive schedule would wait for the new
     measurements to reach a fifth of the warm-up data before learning from them).
     """
+    load_tensor_intrinsics(target)  # before TuneContext would import every backend's
     model = XGBModel(extractor="per-store-feature", num_tuning_cores=num_threads,
                      tree_method="auto")
     rng = random.Random(seed)
