@@ -22,7 +22,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerResult
 from .intrinsics import load_tensor_intrinsics
 from .logrepair import RECORDS
 from .logs import LogEntry, LogStore
-from .target import target_json, target_key
+from .target import target_json
 
 PER_LOG = 256  # records sampled from each log
 TOTAL = 3072  # records in all, the most recent logs first
@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 def target_logs(store: LogStore, target: tvm.target.Target) -> list[LogEntry]:
     """Every log under ``store`` tuned for exactly ``target``."""
     want = target_json(target)
-    return [e for e in store.entries()
-            if e.path.parent.name == target_key(target) and target_json(e.target) == want]
+    return [e for e in store.entries() if target_json(e.target) == want]
 
 
 def warm_cost_model(

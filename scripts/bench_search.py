@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh_process import add_one_option, run_fresh, serve_one
 
 DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # the NOTES' shape
@@ -75,12 +75,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default="results")
-    parser.add_argument("--one", nargs=4, metavar=("ARM", "KEY", "WORK", "SEED"),
-                        help=argparse.SUPPRESS)
+    add_one_option(parser)
     args = parser.parse_args()
-    if args.one:
-        arm, key, work, seed = args.one
-        print(json.dumps(run_one(arm, key, args.trials, Path(work), int(seed))))
+    if serve_one(args, run_one):
         return
 
     import pandas as pd
@@ -93,13 +90,7 @@ def main() -> None:
         for key, seed, arm in itertools.product(args.workloads, range(args.repeats),
                                                 ("raw", "autotune")):
             print(f"{arm:>8}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
-            proc = subprocess.run(
-                [sys.executable, __file__, "--trials", str(args.trials), "--one", arm, key,
-                 work, str(seed)],
-                capture_output=True, text=True, check=False)
-            if proc.returncode:
-                sys.exit(f"{arm} on {key} failed:\n{proc.stderr[-3000:]}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = run_fresh(__file__, args.trials, arm, key, work, seed)
             print(f"          {row['trials_per_min']:.1f} trials/min, {row['failed']} failed "
                   f"({row['timeouts']} timeouts), best {row['latency_us'] or float('nan'):.1f} us", flush=True)
             rows.append(row)

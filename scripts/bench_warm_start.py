@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh_process import add_one_option, run_fresh, serve_one
 
 DEFAULT_WORKLOADS = [
     "conv2d-n1-c3-h115-w115-k29-kh7-kw7-s2x2-p3x3-d1x1-g1-float32",
@@ -50,12 +50,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default="results")
-    parser.add_argument("--one", nargs=4, metavar=("ARM", "KEY", "LOGS", "SEED"),
-                        help=argparse.SUPPRESS)
+    add_one_option(parser)
     args = parser.parse_args()
-    if args.one:
-        arm, key, logs, seed = args.one
-        print(json.dumps(run_one(arm, key, args.trials, Path(logs), int(seed))))
+    if serve_one(args, run_one):
         return
 
     import pandas as pd
@@ -72,12 +69,7 @@ def main() -> None:
             logs = Path(work) / str(n)
             shutil.copytree(prior, logs / key_dir, ignore=shutil.ignore_patterns(key, ".lock"))
             print(f"{arm:>5}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
-            proc = subprocess.run(
-                [sys.executable, __file__, "--trials", str(args.trials), "--one", arm, key,
-                 str(logs), str(seed)], capture_output=True, text=True, check=False)
-            if proc.returncode:
-                sys.exit(f"{arm} on {key} failed:\n{proc.stderr[-3000:]}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = run_fresh(__file__, args.trials, arm, key, logs, seed)
             print(f"       {row['seconds']:.0f} s, best {row['latency_us'] or float('nan'):.1f} us",
                   flush=True)
             rows.append(row)
