@@ -23,6 +23,7 @@ from .baselines import Baseline, baselines_for
 from .compare import add_rates, compare_workload
 from .events import trials_done, tuning_curve
 from .logs import LogStore
+from .build import protocol_for
 from .measure import Protocol
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
@@ -71,7 +72,7 @@ def bench(
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
     device_for(tgt)
-    protocol = protocol or Protocol()
+    protocol = protocol or protocol_for(tgt)
     kind = "cpu" if tgt.kind.name == "llvm" else tgt.kind.name
     competing, skipped = [], {}
     for baseline in baselines_for(kind, baselines):
@@ -101,7 +102,7 @@ def bench(
             tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress,
                  variants=variants, warm_start=warm_start)
 
-    peaks = measure_peaks(tgt) if kind == "cpu" else None
+    peaks = measure_peaks(tgt)
     rows: list[dict] = []
     curves: list[pd.DataFrame] = []
     for item in tqdm(suite.items, desc="timing", unit="workload", disable=not progress):
@@ -157,7 +158,7 @@ def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks |
     frame["tvm_version"] = tvm.__version__
     frame["target"] = target_key(tgt)
     frame["target_json"] = json.dumps(target_json(tgt), sort_keys=True)
-    frame["host"] = host_description()
+    frame["host"] = host_description(tgt)
     frame["threads"] = threads
     frame["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     frame["peak_gflops"] = peaks.gflops if peaks else np.nan
@@ -168,8 +169,12 @@ def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks |
     return frame
 
 
-def host_description() -> str:
-    """CPU model and core counts, e.g. ``AMD EPYC 9B45, 2 cores / 2 threads``."""
+def host_description(target: tvm.target.Target | None = None) -> str:
+    """CPU model and core counts, e.g. ``AMD EPYC 9B45, 2 cores / 2 threads``; for a GPU
+    target, the GPU first (``NVIDIA H100 80GB HBM3 (sm_90) on ...``)."""
+    if target is not None and target.kind.name != "llvm":
+        dev = device_for(target)
+        return f"{dev.device_name} (sm_{dev.compute_version.replace('.', '')}) on {host_description()}"
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -8,7 +8,8 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from .measure import Clock, Prepared
+from .cuda import EventClock, cupy_reason
+from .measure import Clock, Prepared, Protocol
 from .target import device_for
 from .workload import Workload
 
@@ -21,6 +22,38 @@ def scheduled_module(workload: Workload, record: ms.database.TuningRecord | None
     sch = tvm.s_tir.Schedule(mod)
     record.trace.apply_to_schedule(sch, remove_postproc=False)
     return sch.mod
+
+
+def default_module(workload: Workload, target: tvm.target.Target) -> tvm.IRModule:
+    """TVM's kernel without tuning: the template as written on CPUs; on GPUs, which cannot
+    run an unscheduled loop nest, the template under dlight's default GPU schedules."""
+    mod = workload.module()
+    if target.kind.name == "llvm":
+        return mod
+    from tvm.s_tir import dlight as dl  # pylint: disable=import-outside-toplevel
+
+    with target:
+        return dl.ApplyDefaultSchedule(
+            dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
+            dl.gpu.Fallback(),
+        )(mod)
+
+
+def protocol_for(target: tvm.target.Target) -> Protocol:
+    """The timing protocol for ``target``: on a GPU, input sets overflow the GPU's L2."""
+    if target.kind.name == "llvm":
+        return Protocol()
+    l2 = device_for(target).l2_cache_size_bytes or 64 << 20
+    return Protocol(flush_bytes=2 * l2)
+
+
+def device_clock(dev) -> Clock:
+    """CUDA events where CuPy can record them, else the wall clock after a device sync."""
+    if dev.dlpack_device_type() == tvm.cpu().dlpack_device_type():
+        return Clock()
+    if dev.dlpack_device_type() == tvm.cuda().dlpack_device_type() and cupy_reason() is None:
+        return EventClock()
+    return DeviceClock(dev)
 
 
 def compile_module(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
@@ -73,9 +106,8 @@ def prepare_module(
         + [tvm.runtime.empty(spec.shape, spec.dtype, dev)]
         for inputs in sets
     ]
-    clock = Clock() if dev.dlpack_device_type() == tvm.cpu().dlpack_device_type() else DeviceClock(dev)
     return Prepared(
         calls=[partial(func, *a) for a in args],
         output=lambda i: args[i][-1].numpy(),
-        clock=clock,
+        clock=device_clock(dev),
     )

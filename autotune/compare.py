@@ -13,7 +13,7 @@ import pandas as pd
 import tvm
 
 from .baselines import Baseline
-from .build import check_numerics, compile_module, prepare_module, scheduled_module
+from .build import check_numerics, compile_module, default_module, prepare_module
 from .logs import LogStore
 from .measure import Prepared, Protocol, Timing, input_sets, measure
 from .select import best_variant
@@ -32,7 +32,7 @@ def compare_workload(
     rows = []
     chosen = best_variant(store, wl, tgt)
     tvm_impls = [("tvm-tuned", chosen[1].module if chosen else None),
-                 ("tvm-untuned", scheduled_module(wl, None))]
+                 ("tvm-untuned", default_module(wl, tgt))]
     for name, mod in tvm_impls:
         if mod is None:
             rows.append(_row(wl, name, None, False, "no validated record"))

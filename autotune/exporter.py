@@ -10,7 +10,7 @@ from pathlib import Path
 
 import tvm
 
-from .build import scheduled_module
+from .build import default_module
 from .errors import AutotuneError, LogError
 from .logs import LogStore
 from .package import LIBRARY, MANIFEST, native_stderr_silenced, required_cpu_features
@@ -35,14 +35,14 @@ def export(
 
     Each workload uses the fastest validated record of its log for ``target``. A workload
     with no usable record is an error naming it, unless ``fallback="default"``, which builds
-    TVM's unscheduled kernel and marks it so in the manifest.
+    TVM's untuned kernel (``default_module``) and marks it so in the manifest.
     """
     if not workloads:
         raise AutotuneError("nothing to export: give at least one workload")
     tgt = resolve_target(target)
     choices = choose_records(workloads, tgt, log_dir, fallback)
     functions = {
-        wl.symbol: (chosen[1].module if chosen else scheduled_module(wl, None))["main"]
+        wl.symbol: (chosen[1].module if chosen else default_module(wl, tgt))["main"]
         .with_attr("global_symbol", wl.symbol)
         for wl, chosen in choices.items()
     }

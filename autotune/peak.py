@@ -6,6 +6,9 @@ than the vendor SGEMM rate", not faster than the FMA units. Peak bandwidth: STRE
 triad kernels built with TVM (parallel, vectorised), on arrays far larger than the caches,
 counting bytes as STREAM does (copy 8 B, triad 12 B per float32 element). Both use the same
 protocol and thread count as every other measurement.
+
+On an NVIDIA GPU (through CuPy, timed with CUDA events): an 8192^3 float32 cuBLAS GEMM
+(no TF32: ``autotune.cuda``) and copy/triad on 256 MiB arrays, counted the same way.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ class Peaks:
 
 def measure_peaks(
     target: tvm.target.Target, sgemm_n: int = 2048, protocol: Protocol | None = None
-) -> Peaks:
-    """Measure both ceilings on the host CPU for ``target`` (an LLVM target)."""
+) -> Peaks | None:
+    """Measure both ceilings of the device ``target`` runs on (None: GPU without CuPy)."""
     protocol = protocol or Protocol(repeat=10, max_sets=1)
+    if target.kind.name == "cuda":
+        return measure_gpu_peaks(protocol=protocol)
     rng = np.random.default_rng(0)
     a, b = (rng.uniform(-1, 1, (sgemm_n, sgemm_n)).astype("float32") for _ in range(2))
     out = np.empty_like(a)
@@ -99,3 +104,29 @@ def _stream(target: tvm.target.Target, n: int, protocol: Protocol) -> tuple[floa
     if not np.allclose(result, 4.0):
         raise RuntimeError(f"STREAM triad computed {result}, expected 4.0")
     return copy_t.median, triad_t.median
+
+
+def measure_gpu_peaks(sgemm_n: int = 8192, elements: int = 1 << 26,
+                      protocol: Protocol | None = None) -> Peaks | None:
+    """Both ceilings of the current CUDA GPU through CuPy, or None where CuPy cannot run."""
+    from .cuda import EventClock, cupy, cupy_reason  # pylint: disable=import-outside-toplevel
+
+    if cupy_reason():
+        return None
+    cp, protocol = cupy(), protocol or Protocol(repeat=10, max_sets=1)
+    a, b = (cp.random.uniform(-1, 1, (sgemm_n, sgemm_n), dtype=cp.float32) for _ in range(2))
+    out = cp.empty_like(a)
+    gemm = measure(Prepared([lambda: cp.matmul(a, b, out=out)], lambda i: out, EventClock()),
+                   protocol)
+    x, y, z = (cp.ones(elements, cp.float32) for _ in range(3))
+    triad_kernel = cp.ElementwiseKernel("float32 b, float32 c", "float32 a",
+                                        "a = b + 3.0f * c", "autotune_triad")
+    copy = measure(Prepared([lambda: cp.copyto(y, x)], lambda i: y, EventClock()), protocol)
+    triad = measure(Prepared([lambda: triad_kernel(y, z, x)], lambda i: x, EventClock()),
+                    protocol)
+    if not bool(cp.allclose(x[:4], 4.0)):
+        raise RuntimeError(f"GPU triad computed {cp.asnumpy(x[:4])}, expected 4.0")
+    copy_gbps, triad_gbps = 8 * elements / copy.median / 1e9, 12 * elements / triad.median / 1e9
+    return Peaks(gflops=2 * sgemm_n**3 / gemm.median / 1e9, gbps=max(copy_gbps, triad_gbps),
+                 sgemm_n=sgemm_n, sgemm_library="cupy (cuBLAS)", stream_bytes=4 * elements,
+                 copy_gbps=copy_gbps, triad_gbps=triad_gbps)

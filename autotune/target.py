@@ -13,6 +13,16 @@ import tvm
 from .errors import TargetError
 
 
+# Per-block limits of every NVIDIA GPU since sm_50, as TVM's own CUDA tags give them
+# (48 KiB is the static shared memory a kernel gets without opting in to more).
+CUDA_LIMITS = {
+    "max_threads_per_block": 1024,
+    "max_shared_memory_per_block": 49152,
+    "registers_per_block": 65536,
+    "thread_warp_size": 32,
+}
+
+
 @cache
 def host_target() -> tvm.target.Target:
     """The host CPU with its real ``mcpu`` and physical core count."""
@@ -33,9 +43,8 @@ def resolve_target(spec: str | dict | tvm.target.Target) -> tvm.target.Target:
             return host_target()
         if text == "cuda" or text.startswith("cuda:"):
             arch = text.partition(":")[2] or _detect_cuda_arch()
-            return tvm.target.Target(
-                {"kind": "cuda", "arch": arch}, host=_host_json()
-            )
+            return tvm.target.Target({"kind": "cuda", "arch": arch, **CUDA_LIMITS},
+                                     host=_host_json())
         if not text.startswith("{"):
             raise TargetError(
                 f"unknown target {spec!r}: use 'cpu', 'cuda', 'cuda:sm_XX' or a TVM target JSON object"

@@ -19,7 +19,7 @@ from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 
 from .baselines.numpy_cpu import NumpyBaseline
 from .budget import parse_duration
-from .build import compile_module, prepare_module
+from .build import compile_module, prepare_module, protocol_for
 from .builder import WarmBuilder
 from .cost_model import target_logs, warm_cost_model
 from .errors import AutotuneError
@@ -287,7 +287,7 @@ def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:
     records = len(entry.database().get_all_tuning_records())
     timing: Timing | None = None
     if choice is not None:
-        protocol = Protocol()
+        protocol = protocol_for(tgt)
         rt_mod = compile_module(choice.module, tgt)
         sets = input_sets(wl, protocol.sets_for(wl))
         timing = measure(prepare_module(rt_mod, wl, sets, device_for(tgt)), protocol)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from ..errors import AutotuneError
 from .base import Baseline
+from .cudnn_gpu import CudnnBaseline
+from .cupy_gpu import CupyBaseline
 from .numpy_cpu import NumpyBaseline
 from .torch_cpu import TorchBaseline
 
-BASELINES: dict[str, Baseline] = {b.name: b for b in (NumpyBaseline(), TorchBaseline())}
+BASELINES: dict[str, Baseline] = {
+    b.name: b for b in (NumpyBaseline(), TorchBaseline(), CupyBaseline(), CudnnBaseline())
+}
 
 
 def baselines_for(device: str, names: list[str] | None = None) -> list[Baseline]:
