@@ -36,6 +36,13 @@ def target_logs(store: LogStore, target: tvm.target.Target) -> list[LogEntry]:
     return [e for e in store.entries() if target_json(e.target) == want]
 
 
+def cold_cost_model(num_threads: int, warmup: int) -> XGBModel:
+    """TVM's ``XGBModel`` with no data, ranking candidates once it holds ``warmup``
+    measurements (MetaSchedule's default waits for 100) and retraining after every batch."""
+    return XGBModel(extractor="per-store-feature", num_tuning_cores=num_threads,
+                    tree_method="auto", num_warmup_samples=warmup, adaptive_training=False)
+
+
 def warm_cost_model(
     logs: list[LogEntry],
     target: tvm.target.Target,

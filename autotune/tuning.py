@@ -21,7 +21,7 @@ from .baselines.numpy_cpu import NumpyBaseline
 from .budget import parse_duration
 from .build import compile_module, prepare_module, protocol_for
 from .builder import WarmBuilder
-from .cost_model import target_logs, warm_cost_model
+from .cost_model import cold_cost_model, target_logs, warm_cost_model
 from .errors import AutotuneError
 from .events import EventLog, trials_done
 from .intrinsics import load_tensor_intrinsics
@@ -74,6 +74,7 @@ def tune(
     progress: bool = True,
     variants: bool = False,
     warm_start: bool = False,
+    model_warmup: int | None = None,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -86,11 +87,13 @@ def tune(
     workload's layout variants (``Workload.variants``) are tuned too, under the same budget,
     and the fastest validated one is chosen and recorded (``TuneResult.variant``). With
     ``warm_start``, the cost model first learns from the records already measured on this
-    target under ``log_dir`` (``autotune.cost_model``); without, it starts cold.
+    target under ``log_dir`` (``autotune.cost_model``); without, it starts cold, and ranks
+    candidates at random until it holds ``model_warmup`` measurements (None: MetaSchedule's
+    100; a number also retrains it after every batch).
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
                      trials_per_iter=trials_per_iter, seed=seed, progress=progress,
-                     variants=variants, warm_start=warm_start)[0]
+                     variants=variants, warm_start=warm_start, model_warmup=model_warmup)[0]
 
 
 @contextmanager
@@ -140,6 +143,7 @@ def tune_many(
     progress: bool = True,
     variants: bool = False,
     warm_start: bool = False,
+    model_warmup: int | None = None,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -172,8 +176,14 @@ def tune_many(
             for entry in entries:
                 stack.enter_context(_tuning_lock(entry, progress))
             before = [trials_done(e.path) for e in entries]
-            cost_model = warm_cost_model(target_logs(store, tgt), tgt, cpu_count(logical=False),
-                                         seed=seed, progress=progress) if warm_start else "xgb"
+            threads = cpu_count(logical=False)
+            if warm_start:
+                cost_model = warm_cost_model(target_logs(store, tgt), tgt, threads, seed=seed,
+                                             progress=progress)
+            elif model_warmup is not None:
+                cost_model = cold_cost_model(threads, model_warmup)
+            else:
+                cost_model = "xgb"
             _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started

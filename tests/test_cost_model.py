@@ -63,3 +63,24 @@ def test_a_new_workload_starts_from_the_logs_already_there(tuned, tmp_path, cpu,
     assert warm.validated and warm.trials_run == 8
     assert f"cost model warmed up on {result.records} measured records of 1 logs" in \
         capsys.readouterr().err
+
+
+def test_cold_model_ranks_once_it_holds_its_warmup(tuned, cpu):
+    from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+    from autotune.cost_model import cold_cost_model
+
+    wl, log_dir, _ = tuned
+    records = [r for r in LogStore(log_dir).open(wl, cpu).database().get_all_tuning_records()
+               if r.run_secs]
+    context = TuneContext(mod=wl.module(), target=cpu, task_name=wl.key)
+    candidates = [r.as_measure_candidate() for r in records]
+    results = [RunnerResult(run_secs=r.run_secs, error_msg=None) for r in records]
+    model = cold_cost_model(2, warmup=len(records))
+    half = len(records) // 2
+    model.update(context, candidates[:half], results[:half])
+    assert model.predict(context, candidates).tolist() != \
+        model.predict(context, candidates).tolist()  # fewer than its warm-up: random scores
+    model.update(context, candidates[half:], results[half:])
+    np.testing.assert_array_equal(model.predict(context, candidates),
+                                  model.predict(context, candidates))  # trained: deterministic

@@ -1,0 +1,109 @@
+"""Cold start: how close a short search gets to a long one, by search settings.
+
+MetaSchedule's cost model ranks at random until it holds 100 measurements, and a 64-trial
+search is one batch of 64: a random search. Each arm tunes each workload afresh for TRIALS
+trials (seeds 0..R-1, each run in a fresh process, one at a time); the run's best validated
+kernel and the best of the workload's long log (``results/logs``, e.g. 1000 trials from
+``bench_convergence.py``) are then timed by the one protocol in that same process, and
+``fraction`` = long-log latency / run latency. Arms:
+
+- ``default``: batches of 64, model ranks after 100 measurements (MetaSchedule's);
+- ``early16``: batches of 16, model ranks after the first 16 and retrains every batch.
+
+    python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--out results] [KEY ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fresh_process import add_one_option, run_fresh, serve_one
+
+DEFAULT_WORKLOADS = [
+    "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
+    "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",
+]
+ARMS = {"default": (64, None), "early16": (16, 16)}  # trials per batch, model warm-up
+LONG_LOGS = Path("results/logs")
+
+
+def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
+    """Tune ``key`` with one arm in this process, then time it against the long log's best."""
+    import autotune
+    from autotune.logs import LogStore
+    from autotune.target import resolve_target
+    from bench_convergence import timed_best
+
+    wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
+    per_iter, warmup = ARMS[arm]
+    started = time.perf_counter()
+    autotune.tune(wl, tgt, trials=trials, log_dir=work / f"{arm}-{seed}", progress=False,
+                  seed=seed, trials_per_iter=per_iter, model_warmup=warmup)
+    seconds = time.perf_counter() - started
+    long_log = LogStore(LONG_LOGS).open(wl, tgt)
+    run_s = timed_best(LogStore(work / f"{arm}-{seed}").open(wl, tgt))
+    long_s = timed_best(long_log)
+    return {"workload": key, "arm": arm, "seed": seed, "seconds": seconds,
+            "run_us": run_s * 1e6, "long_us": long_s * 1e6, "fraction": long_s / run_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="results")
+    add_one_option(parser)
+    args = parser.parse_args()
+    if serve_one(args, run_one):
+        return
+
+    import pandas as pd
+
+    from autotune.bench import host_description
+    from autotune.events import trials_done
+    from autotune.logs import LogStore
+    from autotune.target import resolve_target, target_key
+    from autotune.workload import Workload
+
+    tgt = resolve_target("cpu")
+    long_trials = {}
+    for key in args.workloads:
+        path = LogStore(LONG_LOGS).path(Workload.from_key(key), tgt)
+        if not path.exists():
+            sys.exit(f"no long log for {key} under {LONG_LOGS}: run bench_convergence.py first")
+        long_trials[key] = trials_done(path)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-cold-start-") as work:
+        for key, seed, arm in itertools.product(args.workloads, range(args.repeats), ARMS):
+            print(f"{arm:>8}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
+            row = run_fresh(__file__, args.trials, arm, key, work, seed)
+            row["long_trials"] = long_trials[key]
+            print(f"          {row['run_us']:.1f} us vs {row['long_us']:.1f} us "
+                  f"({row['fraction']:.0%}) in {row['seconds']:.0f} s", flush=True)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    summary = table.groupby(["workload", "arm"])[["fraction", "seconds"]].median().unstack("arm")
+    out = Path(args.out) / target_key(tgt)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "cold-start.csv", index=False)
+    text = [
+        f"# Cold start: {args.trials} trials against the long log's best", "",
+        f"Host: {host_description()}. Command: `python scripts/bench_cold_start.py "
+        f"{' '.join(sys.argv[1:])}`. fraction = latency of the long log's best / latency of "
+        f"the {args.trials}-trial run's best, both timed in the run's process; medians of "
+        f"{args.repeats} seeds. Every run in cold-start.csv.", "",
+        "```", summary.to_string(float_format=lambda v: f"{v:.3g}"), "```", "",
+        "```", table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
+    ]
+    (out / "cold-start.md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
