@@ -23,6 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLo
 from .errors import AutotuneError
 
 TUNED = "tvm-tuned"
+UNTUNED = "tvm-untuned"
 SPEEDUP_PREFIX = "speedup_vs_"
 BEST_BASELINE = "best_baseline"
 

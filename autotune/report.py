@@ -13,6 +13,7 @@ from .errors import AutotuneError
 from .plots import (
     ROOFLINE_COLUMNS,
     TUNED,
+    UNTUNED,
     baselines,
     curve_plots,
     is_baseline,
@@ -120,11 +121,13 @@ def summary_rows(results: pd.DataFrame) -> pd.DataFrame:
         base = grp[grp["implementation"].map(is_baseline) & (grp["median_us"] > 0)]
         best = base.loc[base["median_us"].idxmin()] if not base.empty else None
         t = tuned.iloc[0] if not tuned.empty else None
+        untuned = grp.loc[grp["implementation"] == UNTUNED, "median_us"]
         nan = math.nan
         rows.append({
             "workload": key,
             "kernel": grp["kernel"].iloc[0],
             "tuned_us": float(t["median_us"]) if t is not None else nan,
+            "untuned_us": float(untuned.iloc[0]) if len(untuned) else nan,
             "baseline": best["implementation"] if best is not None else None,
             "baseline_us": float(best["median_us"]) if best is not None else nan,
             "speedup": float(t["speedup_vs_best_baseline"]) if t is not None else nan,
@@ -188,6 +191,11 @@ def _summary_lines(summary: pd.DataFrame) -> list[str]:
         lines.append(f"- No workload has both a correct {TUNED} kernel and a baseline to compare.")
     lines += [f"- Left out of the speedup summary: {count} workload(s), {reason}"
               for reason, count in left_out.items()]
+    slower = summary[summary["tuned_us"] > summary["untuned_us"]]  # NaN compares False
+    if len(slower):
+        lines.append(
+            f"- {TUNED} is slower than TVM's untuned kernel on **{len(slower)}** workload(s), "
+            f"which need more trials: " + ", ".join(f"`{k}`" for k in slower["workload"]))
     return lines
 
 

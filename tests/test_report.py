@@ -211,3 +211,14 @@ def test_plot_input_errors(tmp_path):
     twice = pd.concat([make_results(), make_results()])
     with pytest.raises(AutotuneError, match="repeated"):
         write_report(twice, tmp_path)
+
+
+def test_report_flags_tuned_kernels_slower_than_untuned(tmp_path):
+    results = make_results()
+    assert "slower than TVM's untuned" not in write_report(results, tmp_path).read_text()
+    gemm_untuned = (results["implementation"] == "tvm-untuned") & \
+        results["workload"].str.startswith("gemm")
+    results.loc[gemm_untuned, "median_us"] = 5.0  # faster than the tuned 9.5 us
+    text = write_report(results, tmp_path).read_text()
+    assert ("tvm-tuned is slower than TVM's untuned kernel on **1** workload(s), which need "
+            "more trials: `gemm-m64-n65-k66-float32`") in text
