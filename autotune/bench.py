@@ -20,10 +20,10 @@ import tvm
 from tqdm.auto import tqdm
 
 from .baselines import Baseline, baselines_for
+from .build import protocol_for
 from .compare import add_rates, compare_workload
 from .events import trials_done, tuning_curve
 from .logs import LogStore
-from .build import protocol_for
 from .measure import Protocol
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite

@@ -1,4 +1,4 @@
-"""What GPU measurements need from CUDA: CuPy when it can run, CUDA-event timing, L2 size.
+"""What GPU measurements need from CUDA: CuPy when it can run, and CUDA-event timing.
 
 Every GPU number is computed in full float32, like the TVM kernels it is compared with:
 ``NVIDIA_TF32_OVERRIDE=0`` is set before cuBLAS or cuDNN start, so neither rounds float32
@@ -57,11 +57,3 @@ class EventClock(Clock):
 def _first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__
-
-
-@cache
-def l2_cache_bytes(device_id: int = 0) -> int | None:
-    """The GPU's L2 cache size, or None where no GPU answers."""
-    if cupy_reason() is None:
-        return int(cupy().cuda.runtime.getDeviceProperties(device_id)["l2CacheSize"])
-    return None
