@@ -30,6 +30,7 @@ from .measure import Protocol, Timing, input_sets, measure
 from .progress import ProgressBar
 from .routed_db import RoutedDatabase
 from .scheduler import GradientScheduler
+from .search_strategy import ColdStartSearch
 from .select import best_validated, record_winner
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
@@ -182,8 +183,9 @@ def tune_many(
                                              progress=progress)
             elif model_warmup is not None:
                 cost_model = cold_cost_model(threads, model_warmup)
-            else:
-                cost_model = "xgb"
+            else:  # MetaSchedule's own, as ``tune_tasks`` makes it from "xgb"
+                cost_model = ms.CostModel.create("xgb", num_tuning_cores=threads,
+                                                 tree_method="auto")
             _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started
@@ -232,7 +234,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
             tasks = [
                 ms.TuneContext(
                     mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
-                    search_strategy="evolutionary", task_name=name, rand_state=rand,
+                    search_strategy=ColdStartSearch(cost_model), task_name=name, rand_state=rand,
                     num_threads="physical", logger=logger,
                 ).clone()
                 for e, name, logger, rand in zip(entries, names, loggers,

@@ -69,6 +69,7 @@ def test_cold_model_ranks_once_it_holds_its_warmup(tuned, cpu):
     from tvm.s_tir.meta_schedule.runner import RunnerResult
 
     from autotune.cost_model import cold_cost_model
+    from autotune.search_strategy import model_ranks
 
     wl, log_dir, _ = tuned
     records = [r for r in LogStore(log_dir).open(wl, cpu).database().get_all_tuning_records()
@@ -81,6 +82,8 @@ def test_cold_model_ranks_once_it_holds_its_warmup(tuned, cpu):
     model.update(context, candidates[:half], results[:half])
     assert model.predict(context, candidates).tolist() != \
         model.predict(context, candidates).tolist()  # fewer than its warm-up: random scores
+    assert not model_ranks(model)
     model.update(context, candidates[half:], results[half:])
+    assert model_ranks(model)
     np.testing.assert_array_equal(model.predict(context, candidates),
                                   model.predict(context, candidates))  # trained: deterministic

@@ -1,0 +1,71 @@
+"""MetaSchedule's evolutionary search, which does not evolve by scores that rank nothing.
+
+Until TVM's ``XGBModel`` holds ``num_warmup_samples`` measurements (100 by default) it
+answers with random numbers. MetaSchedule's evolutionary search still runs its genetic
+iterations on them: four rounds of mutating and post-processing the whole population
+(512 schedules), 11 of the 15 s that a C=37 conv's first batch spends searching on 2
+cores, to end with candidates picked at random. ``ColdStartSearch`` draws those batches
+from the initial population instead (the same search with ``genetic_num_iters=0``) and
+evolves as MetaSchedule does from the first batch on which the model ranks.
+"""
+
+from __future__ import annotations
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.search_strategy import EvolutionarySearch, PySearchStrategy
+
+
+def model_ranks(cost_model) -> bool:
+    """Whether ``cost_model`` ranks candidates (one that says nothing of its warm-up does)."""
+    warmup = getattr(cost_model, "num_warmup_samples", None)
+    size = getattr(cost_model, "data_size", None)
+    if warmup is None or size is None:
+        return True
+    return size >= warmup and getattr(cost_model, "booster", True) is not None
+
+
+@derived_object
+class ColdStartSearch(PySearchStrategy):
+    """Evolutionary search that samples without evolving while the cost model is cold.
+
+    ``cost_model`` is the model the search is run with (the one MetaSchedule hands the
+    strategy back is a bare FFI handle that cannot say whether it ranks). Both phases are
+    TVM's ``EvolutionarySearch`` with the same settings (``kwargs``), but the cold one has
+    no genetic iterations. Each is told every measurement, so their trial counts agree;
+    the evolving one learns of the cold one's candidates from the database.
+    """
+
+    def __init__(self, cost_model, **kwargs) -> None:
+        super().__init__()
+        self.cost_model = cost_model
+        self.kwargs = kwargs
+        self.warm = EvolutionarySearch(**kwargs)
+        self.cold = EvolutionarySearch(**{**kwargs, "genetic_num_iters": 0})
+        self.cold_batches = 0
+
+    def _initialize_with_tune_context(self, context) -> None:
+        for strategy in (self.cold, self.warm):
+            strategy._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None,
+                   cost_model=None) -> None:
+        for strategy in (self.cold, self.warm):
+            strategy.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database,
+                                cost_model)
+
+    def post_tuning(self) -> None:
+        for strategy in (self.cold, self.warm):
+            strategy.post_tuning()
+
+    def generate_measure_candidates(self):
+        if model_ranks(self.cost_model):
+            return self.warm.generate_measure_candidates()
+        self.cold_batches += 1
+        return self.cold.generate_measure_candidates()
+
+    def notify_runner_results(self, measure_candidates, results) -> None:
+        for strategy in (self.cold, self.warm):
+            strategy.notify_runner_results(measure_candidates, results)
+
+    def clone(self) -> ColdStartSearch:
+        return ColdStartSearch(self.cost_model, **self.kwargs)
