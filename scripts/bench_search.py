@@ -66,7 +66,7 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     return {
         "workload": key, "arm": arm, "seed": seed, "trials": len(trial_events), "seconds": seconds,
         "trials_per_min": len(trial_events) / seconds * 60,
-        "failed": len(errors), "timeouts": sum("Timeout" in e for e in errors),
+        "failed": len(errors), "timeouts": sum("timeout" in e.lower() for e in errors),
         "validated": result.validated,
         "latency_us": result.latency_s * 1e6 if result.latency_s else None,
         "gflops": result.gflops,
