@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_output import fenced, write_results
 from fresh_process import add_one_option, run_fresh, serve_one
 
 DEFAULT_WORKLOADS = [
@@ -65,7 +66,6 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.bench import host_description
     from autotune.events import trials_done
     from autotune.logs import LogStore
     from autotune.target import resolve_target, target_key
@@ -89,20 +89,13 @@ def main() -> None:
             rows.append(row)
     table = pd.DataFrame(rows)
     summary = table.groupby(["workload", "arm"])[["fraction", "seconds"]].median().unstack("arm")
-    out = Path(args.out) / target_key(tgt)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "cold-start.csv", index=False)
-    text = [
-        f"# Cold start: {args.trials} trials against the long log's best", "",
-        f"Host: {host_description()}. Command: `python scripts/bench_cold_start.py "
-        f"{' '.join(sys.argv[1:])}`. fraction = latency of the long log's best / latency of "
-        f"the {args.trials}-trial run's best, both timed in the run's process; medians of "
-        f"{args.repeats} seeds. Every run in cold-start.csv.", "",
-        "```", summary.to_string(float_format=lambda v: f"{v:.3g}"), "```", "",
-        "```", table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
-    ]
-    (out / "cold-start.md").write_text("\n".join(text))
-    print("\n".join(text))
+    write_results(
+        Path(args.out) / target_key(tgt), "cold-start", table,
+        f"Cold start: {args.trials} trials against the long log's best",
+        f"fraction = latency of the long log's best / latency of the {args.trials}-trial "
+        f"run's best, both timed in the run's process; medians of {args.repeats} seeds. "
+        "Every run in cold-start.csv.",
+        [fenced(summary, index=True), fenced(table)])
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
+
+from bench_output import fenced, write_results
 
 DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
@@ -82,7 +83,6 @@ def main() -> None:
     import pandas as pd
 
     import autotune
-    from autotune.bench import host_description
     from autotune.events import trials_done, tuning_curve
     from autotune.logs import LogStore
     from autotune.target import resolve_target, target_key
@@ -137,19 +137,13 @@ def main() -> None:
     out = Path(args.out) / target_key(tgt)
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "convergence.png", dpi=120)
-    table.to_csv(out / "convergence.csv", index=False)
-    text = [
-        f"# Convergence: {args.early} vs {args.trials} trials", "",
-        f"Host: {host_description()}. Command: `python scripts/bench_convergence.py "
-        f"{' '.join(sys.argv[1:])}`. early_fraction = final latency / latency of the best "
-        f"validated kernel among the first {args.early} trials, both timed in this run."
+    write_results(
+        out, "convergence", table, f"Convergence: {args.early} vs {args.trials} trials",
+        f"early_fraction = final latency / latency of the best validated kernel among the "
+        f"first {args.early} trials, both timed in this run."
         + (f" warm_fraction: the same for a fresh {args.early}-trial search whose cost model "
-           "first learned from the other workloads' logs." if args.warm else ""), "",
-        "```", table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
-        "![convergence](convergence.png)", "",
-    ]
-    (out / "convergence.md").write_text("\n".join(text))
-    print("\n".join(text))
+           "first learned from the other workloads' logs." if args.warm else ""),
+        [fenced(table), "![convergence](convergence.png)", ""])
 
 
 if __name__ == "__main__":

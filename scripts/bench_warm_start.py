@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_output import fenced, write_results
 from fresh_process import add_one_option, run_fresh, serve_one
 
 DEFAULT_WORKLOADS = [
@@ -57,7 +57,6 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.bench import host_description
     from autotune.target import resolve_target, target_key
 
     key_dir = target_key(resolve_target("cpu"))
@@ -82,21 +81,14 @@ def main() -> None:
         "speedup_warm": wide["latency_us"]["cold"] / wide["latency_us"]["warm"],
         "seconds_cold": wide["seconds"]["cold"], "seconds_warm": wide["seconds"]["warm"],
     }).reset_index()
-    out = Path(args.out) / key_dir
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "warm-start.csv", index=False)
     priors = sorted(p.name for p in prior.iterdir() if p.is_dir())
-    text = [
-        f"# Cold start: {args.trials} trials, cold vs warm cost model", "",
-        f"Host: {host_description()}. Command: `python scripts/bench_warm_start.py "
-        f"{' '.join(sys.argv[1:])}`. Medians of {args.repeats} run(s) per arm (seeds "
-        f"0..{args.repeats - 1}, every run in warm-start.csv), each in a fresh process, one at "
-        f"a time. The warm model learned from {len(priors)} prior log(s): "
-        f"{', '.join(priors)} (minus the workload's own).", "",
-        "```", summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"), "```", "",
-    ]
-    (out / "warm-start.md").write_text("\n".join(text))
-    print("\n".join(text))
+    write_results(
+        Path(args.out) / key_dir, "warm-start", table,
+        f"Cold start: {args.trials} trials, cold vs warm cost model",
+        f"Medians of {args.repeats} run(s) per arm (seeds 0..{args.repeats - 1}, every run in "
+        "warm-start.csv), each in a fresh process, one at a time. The warm model learned "
+        f"from {len(priors)} prior log(s): {', '.join(priors)} (minus the workload's own).",
+        [fenced(summary)])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+"""Where a benchmark script's results go: every run as CSV, a Markdown summary beside it.
+
+The Markdown names the host and the exact command line, so a committed result says where
+and how it was measured.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def fenced(frame: pd.DataFrame, index: bool = False) -> str:
+    """``frame`` as a fixed-width table in a Markdown code block (3 significant digits)."""
+    return "\n".join(["```", frame.to_string(index=index, float_format=lambda v: f"{v:.3g}"),
+                      "```", ""])
+
+
+def write_results(out: Path, name: str, runs: pd.DataFrame, title: str, note: str,
+                  blocks: list[str]) -> None:
+    """Write ``out/name.csv`` (``runs``) and ``out/name.md`` (title, host, command, note,
+    ``blocks``), and print the Markdown."""
+    from autotune.bench import host_description
+
+    out.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(out / f"{name}.csv", index=False)
+    command = f"python scripts/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}".rstrip()
+    text = "\n".join([f"# {title}", "", f"Host: {host_description()}. Command: `{command}`. "
+                      f"{note}", "", *blocks])
+    (out / f"{name}.md").write_text(text)
+    print(text)
