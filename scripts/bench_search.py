@@ -7,22 +7,27 @@ the same code (``autotune.tuning.summarize``). With ``--repeats R`` each arm run
 (seeds 0..R-1, the runs interleaved) and the summary takes medians: one search of 64
 trials is a noisy sample of its final kernel. Arms: ``raw`` (``tune_tir`` as shipped),
 ``raw120`` (the same with its builder's 30 s time-out raised to 120 s, for hosts where the
-builder's start-up alone exceeds 30 s) and ``autotune``. Writes ``search-speed.csv``/``.md``:
+builder's start-up alone exceeds 30 s), ``autotune``, and ``autotune_evo`` (autotune with
+MetaSchedule's evolutionary search unchanged while the cost model is cold, to measure what
+``ColdStartSearch`` changes). Every other arm is compared with ``autotune``. Writes
+``NAME.csv``/``.md`` (``--name``, default ``search-speed``):
 
     python scripts/bench_search.py [--trials 64] [--repeats 1] [--arms raw,autotune]
-                                   [--out results] [WORKLOAD_KEY ...]
+                                   [--name search-speed] [--out results] [WORKLOAD_KEY ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_output import fenced, write_results
 from fresh_process import add_one_option, run_fresh, serve_one
+
+ARMS = ("raw", "raw120", "autotune", "autotune_evo")
 
 DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # the NOTES' shape
@@ -56,9 +61,11 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
         events.close()
         entry = LogEntry(path, wl, tgt)
     else:
-        autotune.tune(wl, tgt, trials=trials, log_dir=work / f"ours-{seed}", progress=False,
+        if arm == "autotune_evo":  # MetaSchedule's strategy, evolving by random scores too
+            autotune.tuning.ColdStartSearch = lambda cost_model: "evolutionary"
+        autotune.tune(wl, tgt, trials=trials, log_dir=work / f"{arm}-{seed}", progress=False,
                       seed=seed)
-        entry = LogStore(work / f"ours-{seed}").open(wl, tgt)
+        entry = LogStore(work / f"{arm}-{seed}").open(wl, tgt)
     seconds = time.perf_counter() - started
     trial_events = [e for e in read_events(entry.path) if e.get("event") == "trial"]
     errors = [e["error"] for e in trial_events if e.get("error")]
@@ -79,7 +86,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--arms", default="raw,autotune",
-                        help="comma-separated, from raw, raw120, autotune")
+                        help=f"comma-separated, from {', '.join(ARMS)}; autotune among them")
+    parser.add_argument("--name", default="search-speed", help="output file name, no suffix")
     parser.add_argument("--out", default="results")
     add_one_option(parser)
     args = parser.parse_args()
@@ -88,14 +96,13 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.bench import host_description
     from autotune.target import resolve_target, target_key
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as work:
         arms = args.arms.split(",")
-        if set(arms) - {"raw", "raw120", "autotune"} or "autotune" not in arms:
-            parser.error("--arms: autotune and any of raw, raw120")
+        if set(arms) - set(ARMS) or "autotune" not in arms or len(arms) < 2:
+            parser.error(f"--arms: autotune and one or more of {', '.join(ARMS)}")
         for key, seed, arm in itertools.product(args.workloads, range(args.repeats), arms):
             print(f"{arm:>8}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
             row = run_fresh(__file__, args.trials, arm, key, work, seed)
@@ -113,26 +120,14 @@ def main() -> None:
     for column in ("trials_per_min", "latency_us", "timeouts", "failed"):
         for arm in arms:
             summary[f"{column}_{arm}"] = wide[column][arm].to_numpy()
-    out = Path(args.out) / target_key(resolve_target("cpu"))
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "search-speed.csv", index=False)
-    text = [
-        "# Search speed: raw tune_tir vs autotune",
-        "",
-        "final_kernel_vs_X: X's final kernel latency over autotune's (above 1: ours is faster).",
-        "",
-        f"Host: {host_description()}. Command: `python scripts/bench_search.py "
-        f"{' '.join(sys.argv[1:])}`. {args.trials} trials per workload and arm, each in a "
-        f"fresh process, one at a time; medians of {args.repeats} run(s) per arm (seeds "
-        f"0..{args.repeats - 1}; every run in search-speed.csv).",
-        "",
-        "```",
-        summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"),
-        "```",
-        "",
-    ]
-    (out / "search-speed.md").write_text("\n".join(text))
-    print("\n".join(text))
+    write_results(
+        Path(args.out) / target_key(resolve_target("cpu")), args.name, table,
+        f"Search speed: {' vs '.join(arms)}",
+        f"{args.trials} trials per workload and arm, each in a fresh process, one at a time; "
+        f"medians of {args.repeats} run(s) per arm (seeds 0..{args.repeats - 1}; every run in "
+        f"{args.name}.csv). final_kernel_vs_X: X's final kernel latency over autotune's "
+        "(above 1: autotune's is faster).",
+        [fenced(summary)])
 
 
 if __name__ == "__main__":
