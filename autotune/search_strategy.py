@@ -41,7 +41,6 @@ class ColdStartSearch(PySearchStrategy):
         self.kwargs = kwargs
         self.warm = EvolutionarySearch(**kwargs)
         self.cold = EvolutionarySearch(**{**kwargs, "genetic_num_iters": 0})
-        self.cold_batches = 0
 
     def _initialize_with_tune_context(self, context) -> None:
         for strategy in (self.cold, self.warm):
@@ -58,10 +57,8 @@ class ColdStartSearch(PySearchStrategy):
             strategy.post_tuning()
 
     def generate_measure_candidates(self):
-        if model_ranks(self.cost_model):
-            return self.warm.generate_measure_candidates()
-        self.cold_batches += 1
-        return self.cold.generate_measure_candidates()
+        strategy = self.warm if model_ranks(self.cost_model) else self.cold
+        return strategy.generate_measure_candidates()
 
     def notify_runner_results(self, measure_candidates, results) -> None:
         for strategy in (self.cold, self.warm):
