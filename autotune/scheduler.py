@@ -25,11 +25,17 @@ class GradientScheduler(PyTaskScheduler):
     """Gradient-based task choice; no new batch once ``seconds`` have passed (None: never)."""
 
     def __init__(self, progress: Callable[[int], tuple[int, float]], seconds: float | None = None,
-                 alpha: float = 0.2, window: int = 3, seed: int | None = None) -> None:
+                 alpha: float = 0.2, window: int = 3, seed: int | None = None,
+                 charge: Callable[[int, float], None] | None = None) -> None:
         """``progress(task_id)`` gives a task's measured trials so far and its best seconds
-        (MetaSchedule's task records do not expose their latencies to Python)."""
+        (MetaSchedule's task records do not expose their latencies to Python).
+        ``charge(task_id, seconds)`` is told the time of each batch (its search, build and
+        measurement: from its task's choice to the next choice), before that batch's
+        results are joined; first-round batches are joined only in the second round."""
         super().__init__()
         self.progress = progress
+        self.charge = charge
+        self.current: tuple[int, float] | None = None  # the task chosen last, and when
         self.seen: dict[int, int] = {}
         self.seconds = seconds
         self.alpha = alpha
@@ -43,6 +49,14 @@ class GradientScheduler(PyTaskScheduler):
         return self.seconds is not None and time.monotonic() - self.started >= self.seconds
 
     def next_task_id(self) -> int:
+        now = time.monotonic()
+        if self.current is not None and self.charge is not None:
+            self.charge(self.current[0], now - self.current[1])
+        task_id = self._choose()
+        self.current = (task_id, now) if task_id != -1 else None
+        return task_id
+
+    def _choose(self) -> int:
         outer = self._outer()
         tasks = outer.tasks_
         count = len(tasks)

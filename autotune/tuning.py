@@ -252,8 +252,9 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
                 runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
                 database=RoutedDatabase(entries),
                 measure_callbacks=callbacks,
-                task_scheduler=GradientScheduler(lambda i: (events[i].trial, events[i].best),
-                                                 seconds, seed=seed),
+                task_scheduler=GradientScheduler(
+                    lambda i: (events[i].trial, events[i].best), seconds, seed=seed,
+                    charge=lambda i, s: events[i].charge(s)),
             )
     finally:
         bar.close()
@@ -264,21 +265,13 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
 
 @derived_object
 class _PerTask(PyMeasureCallback):
-    """Hands each task's measurements to that task's own event log, with the time they took.
-
-    A batch's time (its search, build and measurement) is the time since the previous
-    batch of any task ended; it is charged to the task the batch belongs to.
-    """
+    """Hands each task's measurements to that task's own event log."""
 
     def __init__(self, callbacks: list[EventLog]) -> None:
         super().__init__()
         self.callbacks = callbacks
-        self.last = time.perf_counter()
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-        now = time.perf_counter()
-        self.callbacks[task_id].charge(now - self.last)
-        self.last = now
         self.callbacks[task_id].apply(task_scheduler, task_id, measure_candidates,
                                       builder_results, runner_results)
 

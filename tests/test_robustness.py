@@ -204,7 +204,7 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
     # Each log's clock counts only its own batches: together they stay within the run's time.
     own = [max(e["elapsed_s"] for e in read_events(r.log_path) if e["event"] == "trial")
            for r in results]
-    assert all(s > 0 for s in own) and sum(own) <= wall
+    assert all(s > 0.5 for s in own) and sum(own) <= wall  # each batch is charged to its own
     assert all(r.trials_run >= 8 and r.validated for r in results)
     for wl, r in zip((conv, gemm), results):  # each log holds only its own workload
         db = ms.database.JSONDatabase(work_dir=r.log_path)
