@@ -71,10 +71,13 @@ def kernels() -> None:
 @click.option("--seed", type=int, default=None, help="Search seed.")
 @VARIANTS
 @WARM
+@click.option("--transfer/--no-transfer", default=True, show_default=True,
+              help="Start a new log's search from the best schedules of similar workloads "
+                   "tuned for this target under --log-dir, fitted to this shape.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, warm_start,
-         quiet, as_json) -> None:
+         transfer, quiet, as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
     Rerunning on an existing log continues the search from its records.
@@ -87,7 +90,7 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, w
         trials = 64
     result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
                       seed=seed, progress=not quiet, variants=variants,
-                      warm_start=warm_start)
+                      warm_start=warm_start, transfer=transfer)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return

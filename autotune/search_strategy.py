@@ -11,8 +11,17 @@ evolves as MetaSchedule does from the first batch on which the model ranks.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
+from tvm_ffi import structural_hash
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.search_strategy import EvolutionarySearch, PySearchStrategy
+from tvm.s_tir.schedule import Trace
+
+from .transfer import measure_candidate, transfer
+
+log = logging.getLogger(__name__)
 
 
 def model_ranks(cost_model) -> bool:
@@ -33,16 +42,23 @@ class ColdStartSearch(PySearchStrategy):
     TVM's ``EvolutionarySearch`` with the same settings (``kwargs``), but the cold one has
     no genetic iterations. Each is told every measurement, so their trial counts agree;
     the evolving one learns of the cold one's candidates from the database.
+
+    ``seeds`` are traces of other workloads of the same template (``autotune.transfer``):
+    fitted to this one, they take up to half of each batch until they are used up, and
+    once measured, the evolution starts from the best of them as from any record.
     """
 
-    def __init__(self, cost_model, **kwargs) -> None:
+    def __init__(self, cost_model, seeds: Sequence[Trace] = (), **kwargs) -> None:
         super().__init__()
         self.cost_model = cost_model
+        self.seeds = list(seeds)
         self.kwargs = kwargs
+        self.context = None
         self.warm = EvolutionarySearch(**kwargs)
         self.cold = EvolutionarySearch(**{**kwargs, "genetic_num_iters": 0})
 
     def _initialize_with_tune_context(self, context) -> None:
+        self.context = context
         for strategy in (self.cold, self.warm):
             strategy._initialize_with_tune_context(context)
 
@@ -58,11 +74,28 @@ class ColdStartSearch(PySearchStrategy):
 
     def generate_measure_candidates(self):
         strategy = self.warm if model_ranks(self.cost_model) else self.cold
-        return strategy.generate_measure_candidates()
+        candidates = strategy.generate_measure_candidates()
+        if candidates and self.seeds:
+            candidates = self._seeded(list(candidates))
+        return candidates
+
+    def _seeded(self, candidates: list) -> list:
+        """The batch with up to half of it given to schedules carried over from ``seeds``."""
+        postprocs = self.context.space_generator.postprocs
+        carried, seen, tried = [], set(), 0
+        while self.seeds and len(carried) < max(1, len(candidates) // 2):
+            sch = transfer(self.seeds.pop(0), self.context.mod, postprocs)
+            tried += 1
+            if sch is not None and structural_hash(sch.mod) not in seen:
+                seen.add(structural_hash(sch.mod))
+                carried.append(measure_candidate(sch))
+        log.info("%s: carried over %d of %d schedules of other workloads",
+                 self.context.task_name, len(carried), tried)
+        return carried + candidates[:len(candidates) - len(carried)]
 
     def notify_runner_results(self, measure_candidates, results) -> None:
         for strategy in (self.cold, self.warm):
             strategy.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> ColdStartSearch:
-        return ColdStartSearch(self.cost_model, **self.kwargs)
+        return ColdStartSearch(self.cost_model, self.seeds, **self.kwargs)

@@ -34,6 +34,7 @@ from .search_strategy import ColdStartSearch
 from .select import best_validated, record_winner
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
+from .transfer import donor_traces
 from .workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
@@ -76,6 +77,7 @@ def tune(
     variants: bool = False,
     warm_start: bool = False,
     model_warmup: int | None = None,
+    transfer: bool = True,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -90,11 +92,14 @@ def tune(
     ``warm_start``, the cost model first learns from the records already measured on this
     target under ``log_dir`` (``autotune.cost_model``); without, it starts cold, and ranks
     candidates at random until it holds ``model_warmup`` measurements (None: MetaSchedule's
-    100; a number also retrains it after every batch).
+    100; a number also retrains it after every batch). With ``transfer``, a search that
+    starts an empty log first measures the best schedules of the most similar workloads
+    already tuned for this target, fitted to this one (``autotune.transfer``).
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
                      trials_per_iter=trials_per_iter, seed=seed, progress=progress,
-                     variants=variants, warm_start=warm_start, model_warmup=model_warmup)[0]
+                     variants=variants, warm_start=warm_start, model_warmup=model_warmup,
+                     transfer=transfer)[0]
 
 
 @contextmanager
@@ -145,6 +150,7 @@ def tune_many(
     variants: bool = False,
     warm_start: bool = False,
     model_warmup: int | None = None,
+    transfer: bool = True,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -186,7 +192,9 @@ def tune_many(
             else:  # MetaSchedule's own, as ``tune_tasks`` makes it from "xgb"
                 cost_model = ms.CostModel.create("xgb", num_tuning_cores=threads,
                                                  tree_method="auto")
-            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model)
+            seeds = _seeds(store, tgt, entries, before, progress) if transfer else None
+            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
+                    seeds)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
@@ -209,7 +217,18 @@ def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult])
                    trials_run=sum(r.trials_run for r in results))
 
 
-def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model) -> None:
+def _seeds(store: LogStore, tgt, entries, done: list[int], progress: bool) -> list[list]:
+    """For each log with no trials yet, schedules of similar workloads' logs to start from."""
+    logs = target_logs(store, tgt)
+    seeds = [donor_traces(e.workload, logs) if n == 0 else [] for e, n in zip(entries, done)]
+    if progress and any(seeds):
+        print(f"starting {sum(map(bool, seeds))} of {len(entries)} searches from "
+              f"{sum(map(len, seeds))} schedules of similar workloads' logs", file=sys.stderr)
+    return seeds
+
+
+def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
+            seeds=None) -> None:
     """One MetaSchedule task per log, one budget, each task's records into its own log."""
     names = [e.workload.key for e in entries]
     for entry in entries:
@@ -234,11 +253,12 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
             tasks = [
                 ms.TuneContext(
                     mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
-                    search_strategy=ColdStartSearch(cost_model), task_name=name, rand_state=rand,
-                    num_threads="physical", logger=logger,
+                    search_strategy=ColdStartSearch(cost_model, traces), task_name=name,
+                    rand_state=rand, num_threads="physical", logger=logger,
                 ).clone()
-                for e, name, logger, rand in zip(entries, names, loggers,
-                                                 fork_seed(seed, n=len(entries)))
+                for e, name, logger, rand, traces in zip(entries, names, loggers,
+                                                         fork_seed(seed, n=len(entries)),
+                                                         seeds or [[]] * len(entries))
             ]
             ms.tune_tasks(
                 tasks=tasks,

@@ -7,16 +7,22 @@ kernel and the best of the workload's long log (``results/logs``, e.g. 1000 tria
 ``bench_convergence.py``) are then timed by the one protocol in that same process, and
 ``fraction`` = long-log latency / run latency. Arms:
 
-- ``default``: batches of 64, model ranks after 100 measurements (MetaSchedule's);
-- ``early16``: batches of 16, model ranks after the first 16 and retrains every batch.
+- ``default``: batches of 64, model ranks after 100 measurements (MetaSchedule's), in an
+  empty log directory (nothing to carry over);
+- ``early16``: batches of 16, model ranks after the first 16 and retrains every batch;
+- ``transfer``: as ``default``, with the other workloads' long logs beside it, so the
+  search starts from their best schedules (``autotune.transfer``); the workload's own
+  long log is held out.
 
-    python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--out results] [KEY ...]
+    python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--arms default,transfer]
+                                       [--name cold-start] [--out results] [KEY ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import sys
 import tempfile
 import time
@@ -29,25 +35,32 @@ DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
     "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",
 ]
-ARMS = {"default": (64, None), "early16": (16, 16)}  # trials per batch, model warm-up
+# trials per batch, model warm-up, other workloads' long logs beside the run's
+ARMS = {"default": (64, None, False), "early16": (16, 16, False), "transfer": (64, None, True)}
 LONG_LOGS = Path("results/logs")
 
 
 def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     """Tune ``key`` with one arm in this process, then time it against the long log's best."""
     import autotune
+    from autotune.cost_model import target_logs
     from autotune.logs import LogStore
     from autotune.target import resolve_target
     from bench_convergence import timed_best
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
-    per_iter, warmup = ARMS[arm]
+    per_iter, warmup, donors = ARMS[arm]
+    log_dir = work / f"{arm}-{seed}-{wl.key}"
+    if donors:
+        for entry in target_logs(LogStore(LONG_LOGS), tgt):
+            if entry.workload != wl:
+                shutil.copytree(entry.path, LogStore(log_dir).path(entry.workload, tgt))
     started = time.perf_counter()
-    autotune.tune(wl, tgt, trials=trials, log_dir=work / f"{arm}-{seed}", progress=False,
+    autotune.tune(wl, tgt, trials=trials, log_dir=log_dir, progress=False,
                   seed=seed, trials_per_iter=per_iter, model_warmup=warmup)
     seconds = time.perf_counter() - started
     long_log = LogStore(LONG_LOGS).open(wl, tgt)
-    run_s = timed_best(LogStore(work / f"{arm}-{seed}").open(wl, tgt))
+    run_s = timed_best(LogStore(log_dir).open(wl, tgt))
     long_s = timed_best(long_log)
     return {"workload": key, "arm": arm, "seed": seed, "seconds": seconds,
             "run_us": run_s * 1e6, "long_us": long_s * 1e6, "fraction": long_s / run_s}
@@ -58,11 +71,17 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=DEFAULT_WORKLOADS)
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--arms", default="default,early16",
+                        help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--name", default="cold-start", help="output file name, no suffix")
     parser.add_argument("--out", default="results")
     add_one_option(parser)
     args = parser.parse_args()
     if serve_one(args, run_one):
         return
+    arms = args.arms.split(",")
+    if unknown := set(arms) - set(ARMS):
+        sys.exit(f"unknown arm(s) {', '.join(sorted(unknown))}: choose from {', '.join(ARMS)}")
 
     import pandas as pd
 
@@ -80,7 +99,7 @@ def main() -> None:
         long_trials[key] = trials_done(path)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-cold-start-") as work:
-        for key, seed, arm in itertools.product(args.workloads, range(args.repeats), ARMS):
+        for key, seed, arm in itertools.product(args.workloads, range(args.repeats), arms):
             print(f"{arm:>8}  {key}  seed {seed}  {args.trials} trials ...", flush=True)
             row = run_fresh(__file__, args.trials, arm, key, work, seed)
             row["long_trials"] = long_trials[key]
@@ -90,11 +109,11 @@ def main() -> None:
     table = pd.DataFrame(rows)
     summary = table.groupby(["workload", "arm"])[["fraction", "seconds"]].median().unstack("arm")
     write_results(
-        Path(args.out) / target_key(tgt), "cold-start", table,
+        Path(args.out) / target_key(tgt), args.name, table,
         f"Cold start: {args.trials} trials against the long log's best",
         f"fraction = latency of the long log's best / latency of the {args.trials}-trial "
         f"run's best, both timed in the run's process; medians of {args.repeats} seeds. "
-        "Every run in cold-start.csv.",
+        f"Every run in {args.name}.csv.",
         [fenced(summary, index=True), fenced(table)])
 
 

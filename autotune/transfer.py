@@ -1,0 +1,111 @@
+"""Schedules carried over from other workloads' logs: a new shape starts from what its
+neighbours found.
+
+A MetaSchedule trace replays on another workload of the same template: the same blocks
+and loops, with other extents. Of its random decisions only the tile sizes
+(``SamplePerfectTile``) depend on the extents; each is fitted to the new loop (the inner
+levels as close to the donor's as the extent's divisors allow, the outermost level takes
+the rest). Every other decision (unroll depth, ...) replays as it was made, except a
+compute location the new loop nest lacks, which becomes the nearest one outside it (TVM's
+rule when a trace replays). A trace that no longer applies, or that a postprocessor
+rejects, is dropped; a carried-over kernel is measured, logged and validated like any
+other candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from itertools import zip_longest
+
+import tvm
+from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.schedule import Schedule, Trace
+from tvm.tirx import IntImm
+
+from .logrepair import RECORDS
+from .logs import LogEntry, record_id
+from .workload import Workload
+
+SEEDS = 16  # carried-over schedules at most, per task
+DONOR_LOGS = 4  # the most similar logs they are drawn from
+
+log = logging.getLogger(__name__)
+
+
+def fit_tiles(extent: int, donor: list[int], max_innermost: int = 0) -> list[int]:
+    """Tile sizes of ``extent`` (their product) shaped like ``donor``'s, innermost first.
+
+    Each inner level takes the divisor of what is left nearest the donor's size (by ratio,
+    ties to the larger); the innermost stays within ``max_innermost`` (0: no limit); the
+    outermost level takes the rest.
+    """
+    tiles = [1] * len(donor)
+    rest = extent
+    for i in range(len(donor) - 1, 0, -1):
+        limit = max_innermost if i == len(donor) - 1 and max_innermost > 0 else rest
+        sizes = [d for d in range(1, min(rest, limit) + 1) if rest % d == 0]
+        want = math.log(max(1, donor[i]))
+        tiles[i] = min(sizes, key=lambda d: (abs(math.log(d) - want), -d))
+        rest //= tiles[i]
+    tiles[0] = rest
+    return tiles
+
+
+def transfer(trace: Trace, mod: tvm.IRModule, postprocs) -> Schedule | None:
+    """``trace`` replayed on ``mod`` with its tile sizes fitted, then ``postprocs`` applied;
+    None if it does not apply there."""
+    sch = Schedule(mod, debug_mask=0)
+
+    def decide(inst, inputs, attrs, decision):
+        if inst.kind.name != "SamplePerfectTile":
+            return decision
+        extent = sch.get(inputs[0]).extent
+        if not isinstance(extent, IntImm):
+            return decision
+        max_innermost = int(attrs[1]) if len(attrs) > 1 else 0
+        return fit_tiles(int(extent), [int(d) for d in decision], max_innermost)
+
+    try:
+        trace.apply_to_schedule(sch, remove_postproc=True, decision_provider=decide)
+        sch.enter_postproc()
+        if all(p.apply(sch) for p in postprocs):
+            return sch
+    except (RuntimeError, ValueError, IndexError, TypeError) as err:  # TVM's errors
+        log.debug("a carried-over trace does not apply: %s", str(err).splitlines()[0])
+    return None
+
+
+def similarity(a: Workload, b: Workload) -> int:
+    """How many parameters two workloads of one template share."""
+    return sum(b.params.get(name) == value for name, value in a.params.items())
+
+
+def donor_traces(workload: Workload, logs: list[LogEntry], limit: int = SEEDS) -> list[Trace]:
+    """The fastest traces of up to ``DONOR_LOGS`` other logs of ``workload``'s template.
+
+    ``logs`` are the target's logs (never another target's). The most similar workloads
+    come first, and their bests alternate: each log's fastest, then each one's second, up
+    to ``limit``. Records found wrong by validation are left out.
+    """
+    donors = [e for e in logs if e.workload.kernel == workload.kernel
+              and e.workload != workload and (e.path / RECORDS).exists()
+              and (e.path / RECORDS).stat().st_size > 0]
+    donors.sort(key=lambda e: -similarity(workload, e.workload))
+    ranked = [_fastest(e, limit) for e in donors[:DONOR_LOGS]]
+    traces = [t for tier in zip_longest(*ranked) for t in tier if t is not None]
+    return traces[:limit]
+
+
+def _fastest(entry: LogEntry, limit: int) -> list[Trace]:
+
+    db = entry.database()
+    wrong = {rid for rid, verdict in entry.verdicts().items() if not verdict.get("ok", True)}
+    records = db.get_top_k(db.commit_workload(entry.workload.module()), limit + len(wrong))
+    return [r.trace for r in records
+            if str(r.target) == str(entry.target) and record_id(r) not in wrong][:limit]
+
+
+def measure_candidate(sch: Schedule) -> ms.MeasureCandidate:
+    """A schedule as the runner's candidate, with its arguments as MetaSchedule builds them."""
+    return ms.MeasureCandidate(sch, ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True))

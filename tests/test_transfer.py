@@ -1,0 +1,103 @@
+"""Schedules carried over between workloads of one template: tiles fitted, the rest replayed."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+from tvm.s_tir import meta_schedule as ms
+from tvm_ffi import structural_hash
+
+import autotune
+from autotune.build import check_numerics, compile_module, scheduled_module
+from autotune.cost_model import target_logs
+from autotune.intrinsics import load_tensor_intrinsics
+from autotune.logs import LogStore
+from autotune.transfer import donor_traces, fit_tiles, transfer
+from conftest import TINY_CONV
+
+# Another shape of the conftest's tiny conv: other extents everywhere, same loop nest.
+OTHER_CONV = dict(n=1, c=6, h=13, w=10, k=9, kh=3, kw=2, stride=2, padding=1, groups=1)
+
+
+@pytest.mark.parametrize("extent", [1, 7, 12, 53, 64, 96, 210])
+@pytest.mark.parametrize("donor", [[1, 1, 1, 1], [2, 4, 2, 8], [64, 1], [1, 3, 5], [8, 1, 1, 16]])
+def test_fitted_tiles_multiply_to_the_extent(extent, donor):
+    tiles = fit_tiles(extent, donor, max_innermost=16)
+    assert len(tiles) == len(donor) and math.prod(tiles) == extent
+    assert tiles[-1] <= 16
+
+
+def test_tiles_that_fit_stay_and_others_move_to_the_nearest_divisor():
+    assert fit_tiles(128, [2, 4, 2, 8], 64) == [2, 4, 2, 8]
+    assert fit_tiles(48, [1, 4, 2, 8], 16) == [1, 3, 2, 8]  # 48 = 3 * 2 * 8: 3 is nearest 4
+    assert fit_tiles(53, [1, 1, 1, 8], 16) == [53, 1, 1, 1]  # a prime over the innermost limit
+    assert fit_tiles(53, [1, 1, 1, 8]) == [1, 1, 1, 53]  # no limit: 53 is as near 8 as 1 is
+
+
+def _context(wl, target):
+    load_tensor_intrinsics(target)
+    return ms.TuneContext(mod=wl.module(), target=target, space_generator="post-order-apply",
+                          search_strategy="evolutionary", task_name=wl.key)
+
+
+def _decisions(trace, kind):
+    return [trace.get_decision(inst) for inst in trace.insts if inst.kind.name == kind]
+
+
+def test_a_trace_replays_on_another_shape_and_computes_its_result(cpu):
+    donor = autotune.Workload("conv2d", **TINY_CONV)
+    other = autotune.Workload("conv2d", **OTHER_CONV)
+    ctx = _context(donor, cpu)
+    postprocs = _context(other, cpu).space_generator.postprocs
+    spaces = ctx.space_generator.generate_design_space(donor.module())
+    assert spaces
+    for space in spaces:
+        sch = transfer(space.trace, other.module(), postprocs)
+        assert sch is not None
+        assert check_numerics(compile_module(sch.mod, cpu), other, cpu) is None
+        # Tile sizes are refitted; unrolling and the like replay as decided.
+        assert [int(d) for d in _decisions(sch.trace, "SampleCategorical")] == \
+            [int(d) for d in _decisions(space.trace, "SampleCategorical")]
+
+
+def test_a_trace_of_another_template_does_not_apply(cpu):
+    gemm = autotune.Workload("gemm", m=8, n=8, k=8)
+    conv = autotune.Workload("conv2d", **OTHER_CONV)
+    (space, *_) = _context(gemm, cpu).space_generator.generate_design_space(gemm.module())
+    assert transfer(space.trace, conv.module(), _context(conv, cpu).space_generator.postprocs) is None
+
+
+def _record_modules(log_dir, wl, target) -> set[int]:
+    db = LogStore(log_dir).open(wl, target).database()
+    records = db.get_all_tuning_records()
+    return {structural_hash(scheduled_module(wl, r)) for r in records}
+
+
+@pytest.mark.tuning
+def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
+    donor, log_dir, _ = tuned
+    for arm in ("with", "without"):
+        shutil.copytree(LogStore(log_dir).path(donor, cpu), LogStore(tmp_path / arm).path(donor, cpu))
+    store = LogStore(tmp_path / "with")
+    other = autotune.Workload("conv2d", **OTHER_CONV)
+    traces = donor_traces(other, target_logs(store, cpu))
+    assert 0 < len(traces) <= 16
+    postprocs = _context(other, cpu).space_generator.postprocs
+    carried = []
+    for trace in traces:  # the first half-batch of them that apply, without repeats
+        sch = transfer(trace, other.module(), postprocs)
+        if sch is not None and structural_hash(sch.mod) not in carried:
+            carried.append(structural_hash(sch.mod))
+    expected = set(carried[:4])
+    assert len(expected) == 4
+
+    result = autotune.tune(other, cpu, trials=8, log_dir=store.root, trials_per_iter=8, seed=0,
+                           progress=False)
+    assert result.validated and result.trials_run == 8
+    assert expected <= _record_modules(store.root, other, cpu)
+
+    autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", trials_per_iter=8,
+                  seed=0, progress=False, transfer=False)
+    assert not expected <= _record_modules(tmp_path / "without", other, cpu)
