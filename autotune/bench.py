@@ -56,6 +56,7 @@ def bench(
     command: str | None = None,
     variants: bool = False,
     warm_start: bool = False,
+    transfer: bool = True,
 ) -> BenchResult:
     """Benchmark every workload of ``suite`` on ``target``.
 
@@ -67,7 +68,9 @@ def bench(
     NumPy reference and timed with one protocol, all with the target's thread count.
     With ``variants``, each workload's budget covers it and its layout variants together,
     and the tuned row is the fastest validated variant (named in the ``variant`` column).
-    ``warm_start`` is ``tune``'s: each search's cost model first learns from the logs there.
+    ``warm_start`` and ``transfer`` are ``tune``'s: each search's cost model first learns
+    from the logs there, and each new log starts from similar workloads' best schedules
+    (workloads tuned one after another start from those before them).
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
@@ -96,11 +99,11 @@ def bench(
     if missing and time_budget is not None:  # one budget, shared by the task scheduler
         tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
                   time_budget=time_budget, progress=progress, variants=variants,
-                  warm_start=warm_start)
+                  warm_start=warm_start, transfer=transfer)
     else:
         for workload, count in missing.items():
             tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress,
-                 variants=variants, warm_start=warm_start)
+                 variants=variants, warm_start=warm_start, transfer=transfer)
 
     peaks = measure_peaks(tgt)
     rows: list[dict] = []

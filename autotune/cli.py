@@ -22,6 +22,10 @@ WARM = click.option(
     "--warm-start", is_flag=True,
     help="Train the cost model first on the records already measured on this target under "
          "--log-dir (MetaSchedule's starts cold and ranks at random for 100 trials).")
+TRANSFER = click.option(
+    "--transfer/--no-transfer", default=True, show_default=True,
+    help="Start a new log's search from the best schedules of similar workloads tuned for "
+         "this target under --log-dir, fitted to its shape.")
 TARGET = click.option(
     "--target", default="cpu", show_default=True,
     help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",
@@ -71,9 +75,7 @@ def kernels() -> None:
 @click.option("--seed", type=int, default=None, help="Search seed.")
 @VARIANTS
 @WARM
-@click.option("--transfer/--no-transfer", default=True, show_default=True,
-              help="Start a new log's search from the best schedules of similar workloads "
-                   "tuned for this target under --log-dir, fitted to this shape.")
+@TRANSFER
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, warm_start,
@@ -173,16 +175,17 @@ def demo(trials, log_dir, out, quiet) -> None:
                    "across workloads by MetaSchedule's task scheduler.")
 @VARIANTS
 @WARM
+@TRANSFER
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants, warm_start,
-          quiet) -> None:
+          transfer, quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from .bench import bench as run_bench
 
     command = "autotune " + " ".join(sys.argv[1:])
     result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
                        time_budget=time_budget, progress=not quiet, command=command,
-                       variants=variants, warm_start=warm_start)
+                       variants=variants, warm_start=warm_start, transfer=transfer)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
@@ -295,9 +298,10 @@ MODEL_FALLBACK = click.option(
 @LOG_DIR
 @VARIANTS
 @WARM
+@TRANSFER
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def model_tune(model_file, target, trials, time_budget, log_dir, variants, warm_start,
-               quiet) -> None:
+               transfer, quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
     from .model.kernels import map_workloads
     from .model.onnx_import import load_onnx
@@ -307,7 +311,8 @@ def model_tune(model_file, target, trials, time_budget, log_dir, variants, warm_
     if trials is None and time_budget is None:
         trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
     tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
-                        progress=not quiet, variants=variants, warm_start=warm_start)
+                        progress=not quiet, variants=variants, warm_start=warm_start,
+                        transfer=transfer)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
         won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""

@@ -124,3 +124,30 @@ def test_disk_full_while_writing_a_log_is_one_line(tmp_path, monkeypatch, capsys
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and str(tmp_path) in err[0]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("flag,expected", [([], True), (["--no-transfer"], False)])
+@pytest.mark.parametrize("command", ["tune", "bench"])
+def test_transfer_flag_reaches_the_search(tmp_path, monkeypatch, command, flag, expected):
+    import autotune.bench
+    import autotune.tuning
+    from autotune.cli import main
+
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(autotune.tuning, "tune_many", record)
+    monkeypatch.setattr(autotune.bench, "tune", record)
+    args = (["tune", "gemm", "m=3", "n=4", "k=5"] if command == "tune"
+            else ["bench", "gemm-odd", "--trials", "1"])
+    monkeypatch.setattr(sys, "argv", ["autotune", *args, *flag, "--log-dir", str(tmp_path)])
+    with pytest.raises(_Stop):
+        main()
+    assert seen["transfer"] is expected

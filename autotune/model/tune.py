@@ -33,11 +33,13 @@ def tune_model(
     progress: bool = True,
     variants: bool = False,
     warm_start: bool = False,
+    transfer: bool = True,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
     Each becomes a workload with its own log, as ``autotune tune`` writes it, so a kernel
     tuned for one model (or for a suite) is reused by every other with the same shape.
+    ``variants``, ``warm_start`` and ``transfer`` are ``autotune.tune``'s.
     """
     model = model if isinstance(model, OnnxModel) else load_onnx(model)
     mapping = map_workloads(model.relax_module())
@@ -47,5 +49,6 @@ def tune_model(
             + (f" (left to TVM: {'; '.join(mapping.skipped)})" if mapping.skipped else "")
         )
     results = tune_many(mapping.workloads, target, trials, log_dir, time_budget=time_budget,
-                        progress=progress, variants=variants, warm_start=warm_start)
+                        progress=progress, variants=variants, warm_start=warm_start,
+                        transfer=transfer)
     return ModelTuning(mapping.workloads, mapping.skipped, results)
