@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def fit_tiles(extent: int, donor: list[int], max_innermost: int = 0) -> list[int]:
-    """Tile sizes of ``extent`` (their product) shaped like ``donor``'s, innermost first.
+    """Tile sizes whose product is ``extent``, shaped like ``donor``'s.
 
-    Each inner level takes the divisor of what is left nearest the donor's size (by ratio,
-    ties to the larger); the innermost stays within ``max_innermost`` (0: no limit); the
-    outermost level takes the rest.
+    From the innermost level out, each level but the outermost takes the divisor of what
+    is left nearest the donor's size (by ratio, ties to the larger), the innermost within
+    ``max_innermost`` (0: no limit); the outermost level takes the rest.
     """
     tiles = [1] * len(donor)
     rest = extent
@@ -98,7 +98,7 @@ def donor_traces(workload: Workload, logs: list[LogEntry], limit: int = SEEDS) -
 
 
 def _fastest(entry: LogEntry, limit: int) -> list[Trace]:
-
+    """The traces of ``entry``'s ``limit`` fastest records not found wrong, fastest first."""
     db = entry.database()
     wrong = {rid for rid, verdict in entry.verdicts().items() if not verdict.get("ok", True)}
     records = db.get_top_k(db.commit_workload(entry.workload.module()), limit + len(wrong))
@@ -108,4 +108,5 @@ def _fastest(entry: LogEntry, limit: int) -> list[Trace]:
 
 def measure_candidate(sch: Schedule) -> ms.MeasureCandidate:
     """A schedule as the runner's candidate, with its arguments as MetaSchedule builds them."""
-    return ms.MeasureCandidate(sch, ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True))
+    args = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
+    return ms.MeasureCandidate(sch, args)

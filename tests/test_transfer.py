@@ -66,7 +66,8 @@ def test_a_trace_of_another_template_does_not_apply(cpu):
     gemm = autotune.Workload("gemm", m=8, n=8, k=8)
     conv = autotune.Workload("conv2d", **OTHER_CONV)
     (space, *_) = _context(gemm, cpu).space_generator.generate_design_space(gemm.module())
-    assert transfer(space.trace, conv.module(), _context(conv, cpu).space_generator.postprocs) is None
+    postprocs = _context(conv, cpu).space_generator.postprocs
+    assert transfer(space.trace, conv.module(), postprocs) is None
 
 
 def _record_modules(log_dir, wl, target) -> set[int]:
@@ -79,7 +80,8 @@ def _record_modules(log_dir, wl, target) -> set[int]:
 def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     donor, log_dir, _ = tuned
     for arm in ("with", "without"):
-        shutil.copytree(LogStore(log_dir).path(donor, cpu), LogStore(tmp_path / arm).path(donor, cpu))
+        shutil.copytree(LogStore(log_dir).path(donor, cpu),
+                        LogStore(tmp_path / arm).path(donor, cpu))
     store = LogStore(tmp_path / "with")
     other = autotune.Workload("conv2d", **OTHER_CONV)
     traces = donor_traces(other, target_logs(store, cpu))
