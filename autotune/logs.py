@@ -66,6 +66,11 @@ class LogEntry:
                 return _repaired_copy(self)
         return ms.database.JSONDatabase(work_dir=str(self.path))
 
+    def has_records(self) -> bool:
+        """Whether any candidate was measured into this log (by a run of ours or merged in)."""
+        file = self.path / RECORDS
+        return file.exists() and file.stat().st_size > 0
+
     def verdicts(self) -> dict[str, dict]:
         """Validation verdicts by record id (see ``record_id``)."""
         file = self.path / VERDICTS

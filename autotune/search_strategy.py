@@ -86,8 +86,8 @@ class ColdStartSearch(PySearchStrategy):
         while self.seeds and len(carried) < max(1, len(candidates) // 2):
             sch = transfer(self.seeds.pop(0), self.context.mod, postprocs)
             tried += 1
-            if sch is not None and structural_hash(sch.mod) not in seen:
-                seen.add(structural_hash(sch.mod))
+            if sch is not None and (key := structural_hash(sch.mod)) not in seen:
+                seen.add(key)
                 carried.append(measure_candidate(sch))
         log.info("%s: carried over %d of %d schedules of other workloads",
                  self.context.task_name, len(carried), tried)

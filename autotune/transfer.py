@@ -23,7 +23,6 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Schedule, Trace
 from tvm.tirx import IntImm
 
-from .logrepair import RECORDS
 from .logs import LogEntry, record_id
 from .workload import Workload
 
@@ -89,8 +88,7 @@ def donor_traces(workload: Workload, logs: list[LogEntry], limit: int = SEEDS) -
     to ``limit``. Records found wrong by validation are left out.
     """
     donors = [e for e in logs if e.workload.kernel == workload.kernel
-              and e.workload != workload and (e.path / RECORDS).exists()
-              and (e.path / RECORDS).stat().st_size > 0]
+              and e.workload != workload and e.has_records()]
     donors.sort(key=lambda e: -similarity(workload, e.workload))
     ranked = [_fastest(e, limit) for e in donors[:DONOR_LOGS]]
     traces = [t for tier in zip_longest(*ranked) for t in tier if t is not None]

@@ -192,7 +192,7 @@ def tune_many(
             else:  # MetaSchedule's own, as ``tune_tasks`` makes it from "xgb"
                 cost_model = ms.CostModel.create("xgb", num_tuning_cores=threads,
                                                  tree_method="auto")
-            seeds = _seeds(store, tgt, entries, before, progress) if transfer else None
+            seeds = _seeds(store, tgt, entries, progress) if transfer else None
             _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
                     seeds)
             ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
@@ -217,10 +217,11 @@ def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult])
                    trials_run=sum(r.trials_run for r in results))
 
 
-def _seeds(store: LogStore, tgt, entries, done: list[int], progress: bool) -> list[list]:
-    """For each log with no trials yet, schedules of similar workloads' logs to start from."""
+def _seeds(store: LogStore, tgt, entries, progress: bool) -> list[list]:
+    """For each log with no records yet, schedules of similar workloads' logs to start from
+    (a log with records, tuned here or merged in, starts from its own)."""
     logs = target_logs(store, tgt)
-    seeds = [donor_traces(e.workload, logs) if n == 0 else [] for e, n in zip(entries, done)]
+    seeds = [[] if e.has_records() else donor_traces(e.workload, logs) for e in entries]
     if progress and any(seeds):
         print(f"starting {sum(map(bool, seeds))} of {len(entries)} searches from "
               f"{sum(map(len, seeds))} schedules of similar workloads' logs", file=sys.stderr)

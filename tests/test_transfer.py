@@ -15,6 +15,7 @@ from autotune.cost_model import target_logs
 from autotune.intrinsics import load_tensor_intrinsics
 from autotune.logs import LogStore
 from autotune.transfer import donor_traces, fit_tiles, transfer
+from autotune.tuning import _seeds
 from conftest import TINY_CONV
 
 # Another shape of the conftest's tiny conv: other extents everywhere, same loop nest.
@@ -99,6 +100,12 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
                            progress=False)
     assert result.validated and result.trials_run == 8
     assert expected <= _record_modules(store.root, other, cpu)
+    # A log with records starts from them, even one with no events (merged from elsewhere).
+    (store.path(other, cpu) / "events.jsonl").unlink()
+    fresh = store.open(autotune.Workload("conv2d", **{**OTHER_CONV, "c": 7}), cpu, create=True)
+    assert [len(s) for s in _seeds(store, cpu, [store.open(other, cpu), fresh], False)] == \
+        [0, len(donor_traces(fresh.workload, target_logs(store, cpu)))]
+    assert len(donor_traces(fresh.workload, target_logs(store, cpu))) > 0
 
     autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", trials_per_iter=8,
                   seed=0, progress=False, transfer=False)
