@@ -25,7 +25,8 @@ WARM = click.option(
 TRANSFER = click.option(
     "--transfer/--no-transfer", default=True, show_default=True,
     help="Start a new log's search from the best schedules of similar workloads tuned for "
-         "this target under --log-dir, fitted to its shape.")
+         "this target under --log-dir, else of the seeds packaged with autotune, fitted to "
+         "its shape.")
 TARGET = click.option(
     "--target", default="cpu", show_default=True,
     help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",

@@ -54,7 +54,7 @@ def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
         verdict = verdicts.get(rid)
         scheduled = None
         if verdict is None or verdict.get("tvm") != tvm.__version__:  # re-check on a new TVM
-            verdict, scheduled = _validate(entry, record)
+            verdict, scheduled = validate_record(entry, record)
             entry.save_verdict(rid, verdict)
         if not verdict["ok"]:
             rejected += 1
@@ -105,7 +105,8 @@ def record_winner(
     return winner
 
 
-def _validate(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
+def validate_record(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
+    """Build ``record`` and check it against NumPy: its verdict, and its module if right."""
     try:
         scheduled = scheduled_module(entry.workload, record)
         error = check_numerics(compile_module(scheduled, entry.target), entry.workload, entry.target)

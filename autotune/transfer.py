@@ -10,6 +10,12 @@ compute location the new loop nest lacks, which becomes the nearest one outside 
 rule when a trace replays). A trace that no longer applies, or that a postprocessor
 rejects, is dropped; a carried-over kernel is measured, logged and validated like any
 other candidate.
+
+Donors are first the logs of the same target, then the seed logs packaged with autotune
+(``SEED_DIR``: the fastest validated schedules of reference shapes, tuned on another
+machine of the same target kind), so a first search on a new machine starts from them.
+A seed's time on its own machine says nothing here: it is measured again like any
+candidate, and only this target's measurements enter this target's log.
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ from __future__ import annotations
 import logging
 import math
 from itertools import zip_longest
+from pathlib import Path
 
 import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Schedule, Trace
 from tvm.tirx import IntImm
 
-from .logs import LogEntry, record_id
+from .logs import LogEntry, LogStore, record_id
 from .workload import Workload
 
 SEEDS = 16  # carried-over schedules at most, per task
 DONOR_LOGS = 4  # the most similar logs they are drawn from
+SEED_DIR: Path | None = Path(__file__).parent / "seeds"  # packaged seed logs (None: none)
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +88,33 @@ def similarity(a: Workload, b: Workload) -> int:
     return sum(b.params.get(name) == value for name, value in a.params.items())
 
 
-def donor_traces(workload: Workload, logs: list[LogEntry], limit: int = SEEDS) -> list[Trace]:
+def donor_traces(workload: Workload, logs: list[LogEntry], packaged: list[LogEntry] = (),
+                 limit: int = SEEDS) -> list[Trace]:
     """The fastest traces of up to ``DONOR_LOGS`` other logs of ``workload``'s template.
 
-    ``logs`` are the target's logs (never another target's). The most similar workloads
-    come first, and their bests alternate: each log's fastest, then each one's second, up
-    to ``limit``. Records found wrong by validation are left out.
+    ``logs`` are the target's logs (never another target's), ranked first; ``packaged``
+    (``packaged_logs``) fill the places left, and may hold ``workload`` itself, tuned on
+    another machine. Within each, the most similar workloads come first. Their bests
+    alternate: each log's fastest, then each one's second, up to ``limit``. Records found
+    wrong by validation are left out.
     """
-    donors = [e for e in logs if e.workload.kernel == workload.kernel
-              and e.workload != workload and e.has_records()]
-    donors.sort(key=lambda e: -similarity(workload, e.workload))
-    ranked = [_fastest(e, limit) for e in donors[:DONOR_LOGS]]
-    traces = [t for tier in zip_longest(*ranked) for t in tier if t is not None]
+    def ranked(entries: list[LogEntry]) -> list[LogEntry]:
+        same = [e for e in entries if e.workload.kernel == workload.kernel and e.has_records()]
+        return sorted(same, key=lambda e: -similarity(workload, e.workload))
+
+    own = [e for e in ranked(logs) if e.workload != workload]
+    donors = (own + ranked(packaged))[:DONOR_LOGS]
+    ranked_traces = [_fastest(e, limit) for e in donors]
+    traces = [t for tier in zip_longest(*ranked_traces) for t in tier if t is not None]
     return traces[:limit]
+
+
+def packaged_logs(target: tvm.target.Target) -> list[LogEntry]:
+    """The seed logs packaged with autotune for ``target``'s kind (llvm, cuda, ...)."""
+    if SEED_DIR is None or not SEED_DIR.is_dir():
+        return []
+    kind = target.kind.name
+    return [e for e in LogStore(SEED_DIR).entries() if e.target.kind.name == kind]
 
 
 def _fastest(entry: LogEntry, limit: int) -> list[Trace]:

@@ -34,7 +34,7 @@ from .search_strategy import ColdStartSearch
 from .select import best_validated, record_winner
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
-from .transfer import donor_traces
+from .transfer import donor_traces, packaged_logs
 from .workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
@@ -94,7 +94,8 @@ def tune(
     candidates at random until it holds ``model_warmup`` measurements (None: MetaSchedule's
     100; a number also retrains it after every batch). With ``transfer``, a search that
     starts an empty log first measures the best schedules of the most similar workloads
-    already tuned for this target, fitted to this one (``autotune.transfer``).
+    already tuned for this target (then of the seeds packaged with autotune), fitted to
+    this one (``autotune.transfer``).
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
                      trials_per_iter=trials_per_iter, seed=seed, progress=progress,
@@ -218,10 +219,12 @@ def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult])
 
 
 def _seeds(store: LogStore, tgt, entries, progress: bool) -> list[list]:
-    """For each log with no records yet, schedules of similar workloads' logs to start from
-    (a log with records, tuned here or merged in, starts from its own)."""
-    logs = target_logs(store, tgt)
-    seeds = [[] if e.has_records() else donor_traces(e.workload, logs) for e in entries]
+    """For each log with no records yet, schedules of similar workloads' logs to start from:
+    this target's, then autotune's packaged seeds (a log with records, tuned here or merged
+    in, starts from its own)."""
+    logs, packaged = target_logs(store, tgt), packaged_logs(tgt)
+    seeds = [[] if e.has_records() else donor_traces(e.workload, logs, packaged)
+             for e in entries]
     if progress and any(seeds):
         print(f"starting {sum(map(bool, seeds))} of {len(entries)} searches from "
               f"{sum(map(len, seeds))} schedules of similar workloads' logs", file=sys.stderr)

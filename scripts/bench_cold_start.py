@@ -8,13 +8,16 @@ kernel and the best of the workload's long log (``results/logs``, e.g. 1000 tria
 ``fraction`` = long-log latency / run latency. Arms:
 
 - ``default``: batches of 64, model ranks after 100 measurements (MetaSchedule's), in an
-  empty log directory (nothing to carry over);
+  empty log directory, nothing carried over (``transfer=False``);
 - ``early16``: batches of 16, model ranks after the first 16 and retrains every batch;
 - ``transfer``: as ``default``, with the other workloads' long logs beside it, so the
   search starts from their best schedules (``autotune.transfer``); the workload's own
-  long log is held out.
+  long log is held out, and so are the packaged seeds;
+- ``packaged``: as ``default`` with transfer on: the search starts from the seeds
+  packaged with autotune alone (reference shapes tuned once, none of them a workload
+  measured here).
 
-    python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--arms default,transfer]
+    python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--arms default,packaged]
                                        [--name cold-start] [--out results] [KEY ...]
 """
 
@@ -35,21 +38,25 @@ DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
     "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",
 ]
-# trials per batch, model warm-up, other workloads' long logs beside the run's
-ARMS = {"default": (64, None, False), "early16": (16, 16, False), "transfer": (64, None, True)}
+# trials per batch, model warm-up, other workloads' long logs beside the run's, packaged seeds
+ARMS = {"default": (64, None, False, False), "early16": (16, 16, False, False),
+        "transfer": (64, None, True, False), "packaged": (64, None, False, True)}
 LONG_LOGS = Path("results/logs")
 
 
 def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     """Tune ``key`` with one arm in this process, then time it against the long log's best."""
     import autotune
+    import autotune.transfer
     from autotune.cost_model import target_logs
     from autotune.logs import LogStore
     from autotune.target import resolve_target
     from bench_convergence import timed_best
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
-    per_iter, warmup, donors = ARMS[arm]
+    per_iter, warmup, donors, packaged = ARMS[arm]
+    if not packaged:
+        autotune.transfer.SEED_DIR = None  # this process runs this one arm
     log_dir = work / f"{arm}-{seed}-{wl.key}"
     if donors:
         for entry in target_logs(LogStore(LONG_LOGS), tgt):
@@ -57,7 +64,8 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
                 shutil.copytree(entry.path, LogStore(log_dir).path(entry.workload, tgt))
     started = time.perf_counter()
     autotune.tune(wl, tgt, trials=trials, log_dir=log_dir, progress=False,
-                  seed=seed, trials_per_iter=per_iter, model_warmup=warmup)
+                  seed=seed, trials_per_iter=per_iter, model_warmup=warmup,
+                  transfer=donors or packaged)
     seconds = time.perf_counter() - started
     long_log = LogStore(LONG_LOGS).open(wl, tgt)
     run_s = timed_best(LogStore(log_dir).open(wl, tgt))

@@ -6,6 +6,7 @@ import math
 import shutil
 
 import pytest
+import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm_ffi import structural_hash
 
@@ -14,7 +15,8 @@ from autotune.build import check_numerics, compile_module, scheduled_module
 from autotune.cost_model import target_logs
 from autotune.intrinsics import load_tensor_intrinsics
 from autotune.logs import LogStore
-from autotune.transfer import donor_traces, fit_tiles, transfer
+from autotune import transfer as transfer_module
+from autotune.transfer import donor_traces, fit_tiles, packaged_logs, transfer
 from autotune.tuning import _seeds
 from conftest import TINY_CONV
 
@@ -71,6 +73,19 @@ def test_a_trace_of_another_template_does_not_apply(cpu):
     assert transfer(space.trace, conv.module(), postprocs) is None
 
 
+def _first_carried(traces, wl, target, count: int = 4) -> set[int]:
+    """The first ``count`` of ``traces`` that apply to ``wl``, without repeats: the seeds a
+    batch of ``2 * count`` starts with."""
+    postprocs = _context(wl, target).space_generator.postprocs
+    carried = []
+    for trace in traces:
+        sch = transfer(trace, wl.module(), postprocs)
+        if sch is not None and structural_hash(sch.mod) not in carried:
+            carried.append(structural_hash(sch.mod))
+    assert len(carried) >= count
+    return set(carried[:count])
+
+
 def _record_modules(log_dir, wl, target) -> set[int]:
     db = LogStore(log_dir).open(wl, target).database()
     records = db.get_all_tuning_records()
@@ -78,7 +93,8 @@ def _record_modules(log_dir, wl, target) -> set[int]:
 
 
 @pytest.mark.tuning
-def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
+def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, monkeypatch):
+    monkeypatch.setattr(transfer_module, "SEED_DIR", None)  # this target's logs alone
     donor, log_dir, _ = tuned
     for arm in ("with", "without"):
         shutil.copytree(LogStore(log_dir).path(donor, cpu),
@@ -87,14 +103,7 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     other = autotune.Workload("conv2d", **OTHER_CONV)
     traces = donor_traces(other, target_logs(store, cpu))
     assert 0 < len(traces) <= 16
-    postprocs = _context(other, cpu).space_generator.postprocs
-    carried = []
-    for trace in traces:  # the first half-batch of them that apply, without repeats
-        sch = transfer(trace, other.module(), postprocs)
-        if sch is not None and structural_hash(sch.mod) not in carried:
-            carried.append(structural_hash(sch.mod))
-    expected = set(carried[:4])
-    assert len(expected) == 4
+    expected = _first_carried(traces, other, cpu)
 
     result = autotune.tune(other, cpu, trials=8, log_dir=store.root, trials_per_iter=8, seed=0,
                            progress=False)
@@ -110,3 +119,33 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", trials_per_iter=8,
                   seed=0, progress=False, transfer=False)
     assert not expected <= _record_modules(tmp_path / "without", other, cpu)
+
+
+def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
+    logs = packaged_logs(cpu)
+    assert {"conv2d", "conv2d_nchwc", "conv2d_nhwc", "gemm"} <= {e.workload.kernel for e in logs}
+    assert packaged_logs(tvm.target.Target("cuda")) == []  # none of another target kind
+    for entry in logs:
+        verdicts = entry.verdicts()
+        assert len(verdicts) == len(entry.database().get_all_tuning_records()) > 0
+        assert all(v["ok"] for v in verdicts.values())
+    conv = autotune.Workload("conv2d", **OTHER_CONV)
+    for wl in [*conv.variants(), autotune.Workload("gemm", m=7, n=33, k=5)]:
+        traces = donor_traces(wl, [], logs)
+        assert len(traces) == 16, wl.key
+        postprocs = _context(wl, cpu).space_generator.postprocs
+        sch = next(s for s in (transfer(t, wl.module(), postprocs) for t in traces) if s)
+        assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
+
+
+@pytest.mark.tuning
+def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu, monkeypatch):
+    wl = autotune.Workload("conv2d", **OTHER_CONV)
+    expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu)), wl, cpu)
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", trials_per_iter=8, seed=0,
+                  progress=False)
+    assert expected <= _record_modules(tmp_path / "packaged", wl, cpu)
+    monkeypatch.setattr(transfer_module, "SEED_DIR", None)
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", trials_per_iter=8, seed=0,
+                  progress=False)
+    assert not expected <= _record_modules(tmp_path / "none", wl, cpu)
