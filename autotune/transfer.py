@@ -12,8 +12,8 @@ rejects, is dropped; a carried-over kernel is measured, logged and validated lik
 other candidate.
 
 Donors are first the logs of the same target, then the seed logs packaged with autotune
-(``SEED_DIR``: the fastest validated schedules of reference shapes, tuned on another
-machine of the same target kind), so a first search on a new machine starts from them.
+(``SEED_DIR``: the fastest validated schedules of long searches, made on another machine
+of the same target kind), so a first search on a new machine starts from them.
 A seed's time on its own machine says nothing here: it is measured again like any
 candidate, and only this target's measurements enter this target's log.
 """
@@ -93,17 +93,17 @@ def donor_traces(workload: Workload, logs: list[LogEntry], packaged: list[LogEnt
     """The fastest traces of up to ``DONOR_LOGS`` other logs of ``workload``'s template.
 
     ``logs`` are the target's logs (never another target's), ranked first; ``packaged``
-    (``packaged_logs``) fill the places left, and may hold ``workload`` itself, tuned on
-    another machine. Within each, the most similar workloads come first. Their bests
+    (``packaged_logs``) fill the places left. Within each, the most similar workloads come
+    first; ``workload``'s own log is never a donor, nor its packaged one. Their bests
     alternate: each log's fastest, then each one's second, up to ``limit``. Records found
     wrong by validation are left out.
     """
     def ranked(entries: list[LogEntry]) -> list[LogEntry]:
-        same = [e for e in entries if e.workload.kernel == workload.kernel and e.has_records()]
+        same = [e for e in entries if e.workload.kernel == workload.kernel
+                and e.workload != workload and e.has_records()]
         return sorted(same, key=lambda e: -similarity(workload, e.workload))
 
-    own = [e for e in ranked(logs) if e.workload != workload]
-    donors = (own + ranked(packaged))[:DONOR_LOGS]
+    donors = (ranked(logs) + ranked(packaged))[:DONOR_LOGS]
     ranked_traces = [_fastest(e, limit) for e in donors]
     traces = [t for tier in zip_longest(*ranked_traces) for t in tier if t is not None]
     return traces[:limit]

@@ -3,12 +3,11 @@
 Each log under ``--log-dir`` gives its ``--per-log`` fastest records that build and match
 NumPy, written in MetaSchedule's database format beside the log's ``meta.json`` and their
 verdicts. A first search of a new shape starts from them (``autotune.transfer``) when this
-target has no similar logs of its own. Build them from reference shapes that no suite or
-benchmark measures, so that what the benchmarks report of carried-over schedules stays
-held out. ``--tune`` first tunes ``REFERENCE`` into ``--log-dir`` (each conv in its layout
-variants), one after another, each starting from those before it:
+target has no similar logs of its own; a shape never starts from its own packaged log.
+Seeds are only as good as the search that found them: build them from long runs (the
+shipped ones are ``bench_convergence.py``'s 1000-trial logs), not from short ones:
 
-    python scripts/make_seeds.py --log-dir LOGS [--tune] [--per-log 8] [--out autotune/seeds]
+    python scripts/make_seeds.py --log-dir results/logs [--per-log 16] [--out autotune/seeds]
 """
 
 from __future__ import annotations
@@ -22,18 +21,6 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.logs import LogStore, record_id
 from autotune.select import record_seconds, validate_record
 from autotune.target import target_key
-
-
-# Common network shapes, none in a suite or the demo, and the trials each was tuned with.
-REFERENCE = [
-    ("conv2d", dict(n=1, c=32, h=28, w=28, k=64, kh=3, kw=3, padding=1), 600),
-    ("conv2d", dict(n=1, c=64, h=28, w=28, k=128, kh=1, kw=1), 300),
-    ("conv2d", dict(n=1, c=32, h=56, w=56, k=64, kh=3, kw=3, stride=2, padding=1), 300),
-    ("conv2d", dict(n=1, c=64, h=56, w=56, k=64, kh=3, kw=3, padding=1, groups=64), 200),
-    ("conv2d", dict(n=1, c=3, h=112, w=112, k=32, kh=7, kw=7, stride=2, padding=3), 300),
-    ("gemm", dict(m=256, n=256, k=256), 200),
-    ("gemm", dict(m=64, n=1024, k=512), 200),
-]
 
 
 def copy_best(entry, out: LogStore, per_log: int) -> int:
@@ -67,17 +54,9 @@ def copy_best(entry, out: LogStore, per_log: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log-dir", required=True, type=Path)
-    parser.add_argument("--per-log", type=int, default=8)
+    parser.add_argument("--per-log", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("autotune/seeds"))
-    parser.add_argument("--tune", action="store_true", help="tune REFERENCE first")
     args = parser.parse_args()
-    if args.tune:
-        import autotune
-        import autotune.transfer
-        autotune.transfer.SEED_DIR = None  # from scratch, not from the seeds being rebuilt
-        for kernel, params, trials in REFERENCE:
-            autotune.tune(autotune.Workload(kernel, **params), "cpu", trials=trials,
-                          log_dir=args.log_dir, variants=kernel == "conv2d")
     out = LogStore(args.out)
     for entry in LogStore(args.log_dir).entries():
         kept = copy_best(entry, out, args.per_log)

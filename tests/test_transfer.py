@@ -123,18 +123,20 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, mo
 
 def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
     logs = packaged_logs(cpu)
-    assert {"conv2d", "conv2d_nchwc", "conv2d_nhwc", "gemm"} <= {e.workload.kernel for e in logs}
+    assert len(logs) >= 2 and {e.workload.kernel for e in logs} == {"conv2d"}
     assert packaged_logs(tvm.target.Target("cuda")) == []  # none of another target kind
     for entry in logs:
         verdicts = entry.verdicts()
-        assert len(verdicts) == len(entry.database().get_all_tuning_records()) > 0
+        assert len(verdicts) == len(entry.database().get_all_tuning_records()) == 16
         assert all(v["ok"] for v in verdicts.values())
-    conv = autotune.Workload("conv2d", **OTHER_CONV)
-    for wl in [*conv.variants(), autotune.Workload("gemm", m=7, n=33, k=5)]:
-        traces = donor_traces(wl, [], logs)
-        assert len(traces) == 16, wl.key
-        postprocs = _context(wl, cpu).space_generator.postprocs
-        sch = next(s for s in (transfer(t, wl.module(), postprocs) for t in traces) if s)
+        # A shape never starts from its own packaged schedules, only from the others'.
+        assert len(donor_traces(entry.workload, [], logs)) == 16
+        assert donor_traces(entry.workload, [], [entry]) == []
+    wl = autotune.Workload("conv2d", **OTHER_CONV)
+    postprocs = _context(wl, cpu).space_generator.postprocs
+    for trace in donor_traces(wl, [], logs)[:4]:
+        sch = transfer(trace, wl.module(), postprocs)
+        assert sch is not None
         assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
 
 
