@@ -227,7 +227,8 @@ def _seeds(store: LogStore, tgt, entries, progress: bool) -> list[list]:
              for e in entries]
     if progress and any(seeds):
         print(f"starting {sum(map(bool, seeds))} of {len(entries)} searches from "
-              f"{sum(map(len, seeds))} schedules of similar workloads' logs", file=sys.stderr)
+              f"{sum(map(len, seeds))} schedules of similar workloads (this target's logs "
+              f"first, then autotune's packaged seeds)", file=sys.stderr)
     return seeds
 
 
