@@ -12,7 +12,7 @@ evolves as MetaSchedule does from the first batch on which the model ranks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tvm_ffi import structural_hash
 from tvm.ir.utils import derived_object
@@ -46,12 +46,17 @@ class ColdStartSearch(PySearchStrategy):
     ``seeds`` are traces of other workloads of the same template (``autotune.transfer``):
     fitted to this one, they take up to half of each batch until they are used up, and
     once measured, the evolution starts from the best of them as from any record.
+
+    ``trials_left`` says how many trials the run's budget has left (all tasks together): a
+    batch is cut to it, so the last one does not overshoot the budget.
     """
 
-    def __init__(self, cost_model, seeds: Sequence[Trace] = (), **kwargs) -> None:
+    def __init__(self, cost_model, seeds: Sequence[Trace] = (),
+                 trials_left: Callable[[], int] | None = None, **kwargs) -> None:
         super().__init__()
         self.cost_model = cost_model
         self.seeds = list(seeds)
+        self.trials_left = trials_left
         self.kwargs = kwargs
         self.context = None
         self.warm = EvolutionarySearch(**kwargs)
@@ -73,10 +78,15 @@ class ColdStartSearch(PySearchStrategy):
             strategy.post_tuning()
 
     def generate_measure_candidates(self):
+        left = self.trials_left() if self.trials_left is not None else None
+        if left is not None and left <= 0:
+            return None
         strategy = self.warm if model_ranks(self.cost_model) else self.cold
         candidates = strategy.generate_measure_candidates()
         if candidates and self.seeds:
             candidates = self._seeded(list(candidates))
+        if candidates and left is not None and len(candidates) > left:
+            candidates = list(candidates)[:left]  # the strategies count what was measured
         return candidates
 
     def _seeded(self, candidates: list) -> list:
@@ -98,4 +108,4 @@ class ColdStartSearch(PySearchStrategy):
             strategy.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> ColdStartSearch:
-        return ColdStartSearch(self.cost_model, self.seeds, **self.kwargs)
+        return ColdStartSearch(self.cost_model, self.seeds, self.trials_left, **self.kwargs)

@@ -249,6 +249,11 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
         work_dir = Path(entries[0].path).parent / "_suite"
         work_dir.mkdir(exist_ok=True)
     events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1) for e in entries]
+    before = [log.trial for log in events]
+
+    def trials_left() -> int:  # of the whole run's budget, by what was measured so far
+        return trials - sum(log.trial - b for log, b in zip(events, before))
+
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     builder = WarmBuilder()
@@ -258,7 +263,8 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
             tasks = [
                 ms.TuneContext(
                     mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
-                    search_strategy=ColdStartSearch(cost_model, traces), task_name=name,
+                    search_strategy=ColdStartSearch(cost_model, traces, trials_left),
+                    task_name=name,
                     rand_state=rand, num_threads="physical", logger=logger,
                 ).clone()
                 for e, name, logger, rand, traces in zip(entries, names, loggers,

@@ -197,10 +197,10 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
     conv = autotune.Workload("conv2d", **TINY_CONV)
     gemm = autotune.Workload("gemm", m=7, n=9, k=5)
     started = time.perf_counter()
-    results = tune_many([conv, gemm], cpu, trials=24, log_dir=tmp_path, trials_per_iter=8,
+    results = tune_many([conv, gemm], cpu, trials=20, log_dir=tmp_path, trials_per_iter=8,
                         seed=0, progress=False)
     wall = time.perf_counter() - started
-    assert sum(r.trials_run for r in results) == 24  # the shared trial budget
+    assert sum(r.trials_run for r in results) == 20  # the shared budget: a third batch of 4
     # Each log's clock counts only its own batches: together they stay within the run's time.
     own = [max(e["elapsed_s"] for e in read_events(r.log_path) if e["event"] == "trial")
            for r in results]
