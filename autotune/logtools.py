@@ -69,6 +69,13 @@ def find_entries(log_dir: str | Path, workload_key: str) -> list[LogEntry]:
     return found
 
 
+def commit_copy(db: ms.database.Database, workload: ms.database.Workload,
+                record: ms.database.TuningRecord) -> None:
+    """Commit a copy of another database's ``record`` to ``db``, under ``db``'s ``workload``."""
+    db.commit_tuning_record(ms.database.TuningRecord(
+        record.trace, workload, record.run_secs, record.target, record.args_info))
+
+
 def merge(sources: list[str | Path], into: str | Path) -> list[tuple[str, str, int]]:
     """Copy records of the logs under ``sources`` into ``into``.
 
@@ -92,9 +99,7 @@ def merge(sources: list[str | Path], into: str | Path) -> list[tuple[str, str, i
                     if record_id(record) in have:
                         continue
                     have.add(record_id(record))
-                    db.commit_tuning_record(ms.database.TuningRecord(
-                        record.trace, workload, record.run_secs, record.target,
-                        record.args_info))
+                    commit_copy(db, workload, record)
                     count += 1
             added.append((str(source), f"{target_key(entry.target)}/{entry.workload.key}", count))
     return added
@@ -117,9 +122,7 @@ def prune(log_dir: str | Path, keep: int) -> dict[str, int]:
                 fresh = ms.database.JSONDatabase(work_dir=scratch)
                 workload = fresh.commit_workload(entry.workload.module())
                 for record in records[:keep]:
-                    fresh.commit_tuning_record(ms.database.TuningRecord(
-                        record.trace, workload, record.run_secs, record.target,
-                        record.args_info))
+                    commit_copy(fresh, workload, record)
                 old = entry.path / RECORDS
                 with open(old.with_name(RECORDS + ".pruned"), "a", encoding="utf-8") as aside:
                     aside.write(old.read_text())

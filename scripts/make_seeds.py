@@ -16,9 +16,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from tvm.s_tir import meta_schedule as ms
-
 from autotune.logs import LogStore, record_id
+from autotune.logtools import commit_copy
 from autotune.select import record_seconds, validate_record
 from autotune.target import target_key
 
@@ -40,8 +39,7 @@ def copy_best(entry, out: LogStore, per_log: int) -> int:
         verdict, _ = validate_record(entry, record)
         if not verdict["ok"]:
             continue
-        db.commit_tuning_record(ms.database.TuningRecord(
-            record.trace, workload, record.run_secs, record.target, record.args_info))
+        commit_copy(db, workload, record)
         dest.save_verdict(record_id(record), verdict)
         kept += 1
         if kept == per_log:
@@ -57,8 +55,13 @@ def main() -> None:
     parser.add_argument("--per-log", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("autotune/seeds"))
     args = parser.parse_args()
+    if args.per_log < 1:
+        parser.error(f"--per-log must be >= 1, got {args.per_log}")
+    entries = LogStore(args.log_dir).entries()
+    if not entries:
+        parser.error(f"no tuning logs under {args.log_dir}")
     out = LogStore(args.out)
-    for entry in LogStore(args.log_dir).entries():
+    for entry in entries:
         kept = copy_best(entry, out, args.per_log)
         print(f"{target_key(entry.target)}/{entry.workload.key}: {kept} schedules")
 
