@@ -14,8 +14,8 @@ kernel and the best of the workload's long log (``results/logs``, e.g. 1000 tria
   search starts from their best schedules (``autotune.transfer``); the workload's own
   long log is held out, and so are the packaged seeds;
 - ``packaged``: as ``default`` with transfer on: the search starts from the seeds
-  packaged with autotune alone (reference shapes tuned once, none of them a workload
-  measured here).
+  packaged with autotune alone (``autotune/seeds``; a workload never starts from its own
+  packaged log, so each of the default workloads starts from the other's).
 
     python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--arms default,packaged]
                                        [--name cold-start] [--out results] [KEY ...]
