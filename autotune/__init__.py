@@ -18,6 +18,7 @@ _EXPORTS = {
     "bench": "autotune.bench",
     "load_suite": "autotune.suite",
     "TuneResult": "autotune.tuning",
+    "SearchOptions": "autotune.options",
     "export": "autotune.exporter",
     "load_package": "autotune.package",
     "templates": "autotune.registry",

@@ -25,6 +25,7 @@ from .compare import add_rates, compare_workload
 from .events import trials_done, tuning_curve
 from .logs import LogStore
 from .measure import Protocol
+from .options import SearchOptions
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
 from .target import device_for, resolve_target, target_json, target_key, target_threads
@@ -54,9 +55,7 @@ def bench(
     protocol: Protocol | None = None,
     progress: bool = True,
     command: str | None = None,
-    variants: bool = False,
-    warm_start: bool = False,
-    transfer: bool = True,
+    search: SearchOptions = SearchOptions(),
 ) -> BenchResult:
     """Benchmark every workload of ``suite`` on ``target``.
 
@@ -66,11 +65,10 @@ def bench(
     sum of their trial budgets), shared out by MetaSchedule's task scheduler. Then the
     tuned kernel, TVM's untuned kernel and each available baseline are checked against the
     NumPy reference and timed with one protocol, all with the target's thread count.
-    With ``variants``, each workload's budget covers it and its layout variants together,
-    and the tuned row is the fastest validated variant (named in the ``variant`` column).
-    ``warm_start`` and ``transfer`` are ``tune``'s: each search's cost model first learns
-    from the logs there, and each new log starts from similar workloads' best schedules
-    (workloads tuned one after another start from those before them).
+    ``search`` is ``tune``'s. With ``variants``, each workload's budget covers it and its
+    layout variants together, and the tuned row is the fastest validated variant (named in
+    the ``variant`` column). With ``transfer``, each new log starts from similar workloads'
+    best schedules (workloads tuned one after another start from those before them).
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     tgt = resolve_target(target)
@@ -92,18 +90,16 @@ def bench(
     missing = {}
     for item in suite.items:
         budget = trials if trials is not None else (item.trials or 0)
-        tuned = item.workload.variants() if variants else [item.workload]
+        tuned = item.workload.variants() if search.variants else [item.workload]
         done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
         if budget > done:
             missing[item.workload] = budget - done
     if missing and time_budget is not None:  # one budget, shared by the task scheduler
         tune_many(list(missing), tgt, trials=sum(missing.values()), log_dir=log_dir,
-                  time_budget=time_budget, progress=progress, variants=variants,
-                  warm_start=warm_start, transfer=transfer)
+                  time_budget=time_budget, progress=progress, search=search)
     else:
         for workload, count in missing.items():
-            tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress,
-                 variants=variants, warm_start=warm_start, transfer=transfer)
+            tune(workload, tgt, trials=count, log_dir=log_dir, progress=progress, search=search)
 
     peaks = measure_peaks(tgt)
     rows: list[dict] = []

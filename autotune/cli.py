@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -9,24 +10,44 @@ from pathlib import Path
 import click
 
 from .errors import AutotuneError
+from .options import SearchOptions
 
 LOG_DIR = click.option(
     "--log-dir", default="results/logs", show_default=True, type=click.Path(file_okay=False),
     help="Root of the tuning logs.",
 )
-VARIANTS = click.option(
-    "--variants", is_flag=True,
-    help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
-         "same budget; the fastest validated one serves the workload.")
-WARM = click.option(
-    "--warm-start", is_flag=True,
-    help="Train the cost model first on the records already measured on this target under "
-         "--log-dir (MetaSchedule's starts cold and ranks at random for 100 trials).")
-TRANSFER = click.option(
-    "--transfer/--no-transfer", default=True, show_default=True,
-    help="Start a new log's search from the best schedules of similar workloads tuned for "
-         "this target under --log-dir, else of the seeds packaged with autotune, fitted to "
-         "its shape.")
+SEARCH_OPTIONS = [
+    click.option("--seed", type=int, default=None, help="Search seed."),
+    click.option(
+        "--variants", is_flag=True,
+        help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
+             "same budget; the fastest validated one serves the workload."),
+    click.option(
+        "--warm-start", is_flag=True,
+        help="Train the cost model first on the records already measured on this target "
+             "under --log-dir (MetaSchedule's starts cold and ranks at random for 100 trials)."),
+    click.option(
+        "--transfer/--no-transfer", default=True, show_default=True,
+        help="Start a new log's search from the best schedules of similar workloads tuned for "
+             "this target under --log-dir, else of the seeds packaged with autotune, fitted to "
+             "its shape."),
+]
+
+
+def search_options(command):
+    """Give ``command`` the search options, passed to it as one ``search=SearchOptions``."""
+
+    @functools.wraps(command)
+    def run(*args, seed, variants, warm_start, transfer, **kwargs):
+        search = SearchOptions(seed=seed, variants=variants, warm_start=warm_start,
+                               transfer=transfer)
+        return command(*args, search=search, **kwargs)
+
+    for option in reversed(SEARCH_OPTIONS):
+        run = option(run)
+    return run
+
+
 TARGET = click.option(
     "--target", default="cpu", show_default=True,
     help="'cpu' (host CPU), 'cuda', 'cuda:sm_XX', or a TVM target JSON object.",
@@ -73,14 +94,10 @@ def kernels() -> None:
 @click.option("--time-budget", default=None,
               help="Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.")
 @LOG_DIR
-@click.option("--seed", type=int, default=None, help="Search seed.")
-@VARIANTS
-@WARM
-@TRANSFER
+@search_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, warm_start,
-         transfer, quiet, as_json) -> None:
+def tune(kernel, params, target, trials, time_budget, log_dir, search, quiet, as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
     Rerunning on an existing log continues the search from its records.
@@ -92,8 +109,7 @@ def tune(kernel, params, target, trials, time_budget, log_dir, seed, variants, w
     if trials is None and time_budget is None:
         trials = 64
     result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
-                      seed=seed, progress=not quiet, variants=variants,
-                      warm_start=warm_start, transfer=transfer)
+                      progress=not quiet, search=search)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
@@ -174,25 +190,22 @@ def demo(trials, log_dir, out, quiet) -> None:
 @click.option("--time-budget", default=None,
               help="Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
                    "across workloads by MetaSchedule's task scheduler.")
-@VARIANTS
-@WARM
-@TRANSFER
+@search_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench(suite, target, trials, log_dir, out, baselines, time_budget, variants, warm_start,
-          transfer, quiet) -> None:
+def bench(suite, target, trials, log_dir, out, baselines, time_budget, search, quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from .bench import bench as run_bench
 
     command = "autotune " + " ".join(sys.argv[1:])
     result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
                        time_budget=time_budget, progress=not quiet, command=command,
-                       variants=variants, warm_start=warm_start, transfer=transfer)
+                       search=search)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
     tuned = table[table["implementation"] == "tvm-tuned"]
     cols = ["workload", "median_us", "gflops", "roofline_fraction", "speedup_vs_best_baseline"]
-    if variants:
+    if search.variants:
         cols.append("variant")
     click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     for path in result.files:
@@ -297,12 +310,9 @@ MODEL_FALLBACK = click.option(
               help="Trials for the whole model, shared by its kernels (default 64 per kernel).")
 @click.option("--time-budget", default=None, help="Wall-clock budget for the whole model, e.g. 2h.")
 @LOG_DIR
-@VARIANTS
-@WARM
-@TRANSFER
+@search_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def model_tune(model_file, target, trials, time_budget, log_dir, variants, warm_start,
-               transfer, quiet) -> None:
+def model_tune(model_file, target, trials, time_budget, log_dir, search, quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
     from .model.kernels import map_workloads
     from .model.onnx_import import load_onnx
@@ -312,8 +322,7 @@ def model_tune(model_file, target, trials, time_budget, log_dir, variants, warm_
     if trials is None and time_budget is None:
         trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
     tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
-                        progress=not quiet, variants=variants, warm_start=warm_start,
-                        transfer=transfer)
+                        progress=not quiet, search=search)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
         won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""

@@ -23,10 +23,11 @@ from .build import compile_module, prepare_module, protocol_for
 from .builder import WarmBuilder
 from .cost_model import cold_cost_model, target_logs, warm_cost_model
 from .errors import AutotuneError
-from .events import EventLog, trials_done
+from .events import EventLog
 from .intrinsics import load_tensor_intrinsics
 from .logs import LogStore
 from .measure import Protocol, Timing, input_sets, measure
+from .options import SearchOptions
 from .progress import ProgressBar
 from .routed_db import RoutedDatabase
 from .scheduler import GradientScheduler
@@ -71,13 +72,8 @@ def tune(
     log_dir: str | Path = DEFAULT_LOG_DIR,
     *,
     time_budget: str | float | None = None,
-    trials_per_iter: int = 64,
-    seed: int | None = None,
     progress: bool = True,
-    variants: bool = False,
-    warm_start: bool = False,
-    model_warmup: int | None = None,
-    transfer: bool = True,
+    search: SearchOptions = SearchOptions(),
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -86,21 +82,19 @@ def tune(
     The search is TVM's evolutionary search with the XGBoost cost model; rerunning on an
     existing log continues from the records already there. The best record is built and
     checked against the NumPy reference; one that fails is skipped for the next best.
-    One process at a time tunes a log: another waits for it. With ``variants``, the
-    workload's layout variants (``Workload.variants``) are tuned too, under the same budget,
-    and the fastest validated one is chosen and recorded (``TuneResult.variant``). With
-    ``warm_start``, the cost model first learns from the records already measured on this
-    target under ``log_dir`` (``autotune.cost_model``); without, it starts cold, and ranks
-    candidates at random until it holds ``model_warmup`` measurements (None: MetaSchedule's
-    100; a number also retrains it after every batch). With ``transfer``, a search that
-    starts an empty log first measures the best schedules of the most similar workloads
-    already tuned for this target (then of the seeds packaged with autotune), fitted to
-    this one (``autotune.transfer``).
+    One process at a time tunes a log: another waits for it. ``search`` holds the rest:
+    with ``variants``, the workload's layout variants (``Workload.variants``) are tuned too,
+    under the same budget, and the fastest validated one is chosen and recorded
+    (``TuneResult.variant``). With ``warm_start``, the cost model first learns from the
+    records already measured on this target under ``log_dir`` (``autotune.cost_model``);
+    without, it starts cold, and ranks candidates at random until it holds
+    ``model_warmup`` measurements (None: MetaSchedule's 100; a number also retrains it after
+    every batch). With ``transfer``, a search that starts an empty log first measures the
+    best schedules of the most similar workloads already tuned for this target (then of the
+    seeds packaged with autotune), fitted to this one (``autotune.transfer``).
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
-                     trials_per_iter=trials_per_iter, seed=seed, progress=progress,
-                     variants=variants, warm_start=warm_start, model_warmup=model_warmup,
-                     transfer=transfer)[0]
+                     progress=progress, search=search)[0]
 
 
 @contextmanager
@@ -145,13 +139,8 @@ def tune_many(
     log_dir: str | Path = DEFAULT_LOG_DIR,
     *,
     time_budget: str | float | None = None,
-    trials_per_iter: int = 64,
-    seed: int | None = None,
     progress: bool = True,
-    variants: bool = False,
-    warm_start: bool = False,
-    model_warmup: int | None = None,
-    transfer: bool = True,
+    search: SearchOptions = SearchOptions(),
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -159,7 +148,7 @@ def tune_many(
     task scheduler gives the trials to the tasks it expects to gain most from. Each
     workload's records go to its own log, exactly as ``tune`` writes them. With
     ``variants``, every layout variant is a task of its own, and each workload's result
-    is that of its fastest validated variant.
+    is that of its fastest validated variant. ``search`` is ``tune``'s.
     """
     seconds = parse_duration(time_budget) if time_budget is not None else None
     if trials is None:
@@ -175,7 +164,7 @@ def tune_many(
     device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
     set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     store = LogStore(log_dir)
-    groups = [wl.variants() if variants else [wl] for wl in workloads]
+    groups = [wl.variants() if search.variants else [wl] for wl in workloads]
     entries = [store.open(v, tgt, create=True) for group in groups for v in group]
     started = time.perf_counter()
     ran = [0] * len(entries)
@@ -183,23 +172,21 @@ def tune_many(
         with ExitStack() as stack:
             for entry in entries:
                 stack.enter_context(_tuning_lock(entry, progress))
-            before = [trials_done(e.path) for e in entries]
             threads = cpu_count(logical=False)
-            if warm_start:
-                cost_model = warm_cost_model(target_logs(store, tgt), tgt, threads, seed=seed,
-                                             progress=progress)
-            elif model_warmup is not None:
-                cost_model = cold_cost_model(threads, model_warmup)
+            if search.warm_start:
+                cost_model = warm_cost_model(target_logs(store, tgt), tgt, threads,
+                                             seed=search.seed, progress=progress)
+            elif search.model_warmup is not None:
+                cost_model = cold_cost_model(threads, search.model_warmup)
             else:  # MetaSchedule's own, as ``tune_tasks`` makes it from "xgb"
                 cost_model = ms.CostModel.create("xgb", num_tuning_cores=threads,
                                                  tree_method="auto")
-            seeds = _seeds(store, tgt, entries, progress) if transfer else None
-            _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
-                    seeds)
-            ran = [trials_done(e.path) - b for e, b in zip(entries, before)]
+            seeds = _seeds(store, tgt, entries, progress) if search.transfer else None
+            ran = _search(entries, tgt, trials, search.trials_per_iter, search.seed, progress,
+                          seconds, cost_model, seeds)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
-    if not variants:
+    if not search.variants:
         return list(results)
     return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
             for wl, group in zip(workloads, groups)]
@@ -233,8 +220,11 @@ def _seeds(store: LogStore, tgt, entries, progress: bool) -> list[list]:
 
 
 def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
-            seeds=None) -> None:
-    """One MetaSchedule task per log, one budget, each task's records into its own log."""
+            seeds=None) -> list[int]:
+    """One MetaSchedule task per log, one budget, each task's records into its own log.
+
+    Returns the trials measured into each log.
+    """
     names = [e.workload.key for e in entries]
     for entry in entries:
         entry.database()  # set aside damaged lines before MetaSchedule reads the files
@@ -292,6 +282,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
         for log in events:
             log.close()
         builder.shutdown()
+    return [log.trial - b for log, b in zip(events, before)]
 
 
 @derived_object

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench_output import fenced, write_results
 from fresh_process import add_one_option, run_fresh, serve_one
@@ -38,9 +39,21 @@ DEFAULT_WORKLOADS = [
     "conv2d-n1-c37-h61-w61-k53-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",
     "conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32",
 ]
-# trials per batch, model warm-up, other workloads' long logs beside the run's, packaged seeds
-ARMS = {"default": (64, None, False, False), "early16": (16, 16, False, False),
-        "transfer": (64, None, True, False), "packaged": (64, None, False, True)}
+
+
+class Arm(NamedTuple):
+    """Search settings of one arm."""
+
+    per_iter: int  # trials per batch
+    warmup: int | None  # measurements before the cost model ranks (None: MetaSchedule's 100)
+    donors: bool  # other workloads' long logs beside the run's
+    packaged: bool  # autotune's packaged seeds
+
+
+ARMS = {"default": Arm(64, None, donors=False, packaged=False),
+        "early16": Arm(16, 16, donors=False, packaged=False),
+        "transfer": Arm(64, None, donors=True, packaged=False),
+        "packaged": Arm(64, None, donors=False, packaged=True)}
 LONG_LOGS = Path("results/logs")
 
 
@@ -54,18 +67,19 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     from bench_convergence import timed_best
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
-    per_iter, warmup, donors, packaged = ARMS[arm]
-    if not packaged:
+    settings = ARMS[arm]
+    if not settings.packaged:
         autotune.transfer.SEED_DIR = None  # this process runs this one arm
     log_dir = work / f"{arm}-{seed}-{wl.key}"
-    if donors:
+    if settings.donors:
         for entry in target_logs(LogStore(LONG_LOGS), tgt):
             if entry.workload != wl:
                 shutil.copytree(entry.path, LogStore(log_dir).path(entry.workload, tgt))
     started = time.perf_counter()
-    autotune.tune(wl, tgt, trials=trials, log_dir=log_dir, progress=False,
-                  seed=seed, trials_per_iter=per_iter, model_warmup=warmup,
-                  transfer=donors or packaged)
+    search = autotune.SearchOptions(seed=seed, trials_per_iter=settings.per_iter,
+                                    model_warmup=settings.warmup,
+                                    transfer=settings.donors or settings.packaged)
+    autotune.tune(wl, tgt, trials=trials, log_dir=log_dir, progress=False, search=search)
     seconds = time.perf_counter() - started
     long_log = LogStore(LONG_LOGS).open(wl, tgt)
     run_s = timed_best(LogStore(log_dir).open(wl, tgt))

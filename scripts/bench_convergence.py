@@ -48,8 +48,8 @@ def warm_entry(wl, tgt, store, keys: list[str], trials: int, scratch: Path):
             source = store.path(autotune.Workload.from_key(other), tgt)
             shutil.copytree(source, scratch / source.parent.name / other,
                             ignore=shutil.ignore_patterns(".lock"))
-    autotune.tune(wl, tgt, trials=trials, log_dir=scratch, progress=False, warm_start=True,
-                  transfer=False)  # the warm cost model alone
+    autotune.tune(wl, tgt, trials=trials, log_dir=scratch, progress=False,
+                  search=autotune.SearchOptions(warm_start=True, transfer=False))  # the model alone
     return LogStore(scratch).open(wl, tgt)
 
 
@@ -101,7 +101,7 @@ def main() -> None:
             if done < args.trials:
                 print(f"tuning {key}: {done} -> {args.trials} trials", flush=True)
                 autotune.tune(wl, tgt, trials=args.trials - done, log_dir=store.root,
-                              progress=False, warm_start=False, transfer=False)
+                              progress=False, search=autotune.SearchOptions(transfer=False))
             entry = store.open(wl, tgt)
             early_s = timed_best(first_records(entry, args.early, Path(scratch) / key))
             final_s = timed_best(entry)

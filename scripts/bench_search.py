@@ -66,7 +66,7 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
         # Both arms search from nothing: the workloads before this one in the same log
         # directory are not carried over (``bench_cold_start.py --arms transfer`` measures that).
         autotune.tune(wl, tgt, trials=trials, log_dir=work / f"{arm}-{seed}", progress=False,
-                      seed=seed, transfer=False)
+                      search=autotune.SearchOptions(seed=seed, transfer=False))
         entry = LogStore(work / f"{arm}-{seed}").open(wl, tgt)
     seconds = time.perf_counter() - started
     trial_events = [e for e in read_events(entry.path) if e.get("event") == "trial"]

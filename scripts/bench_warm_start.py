@@ -35,8 +35,9 @@ def run_one(arm: str, key: str, trials: int, logs: Path, seed: int) -> dict:
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
     started = time.perf_counter()
-    result = autotune.tune(wl, tgt, trials=trials, log_dir=logs, progress=False, seed=seed,
-                           warm_start=arm == "warm", transfer=False)  # the cost model alone
+    search = autotune.SearchOptions(seed=seed, warm_start=arm == "warm", transfer=False)
+    result = autotune.tune(wl, tgt, trials=trials, log_dir=logs, progress=False,
+                           search=search)  # the cost model alone
     return {"workload": key, "arm": arm, "seed": seed, "trials": result.trials_run,
             "seconds": time.perf_counter() - started, "validated": result.validated,
             "latency_us": result.latency_s * 1e6 if result.latency_s else None,

@@ -21,6 +21,6 @@ def tuned(tmp_path_factory, cpu):
     """A log with 16 measured candidates of TINY_CONV for the host CPU, and its result."""
     log_dir = tmp_path_factory.mktemp("logs")
     wl = autotune.Workload("conv2d", **TINY_CONV)
-    result = autotune.tune(wl, cpu, trials=16, log_dir=log_dir, trials_per_iter=16, seed=0,
-                           progress=False)
+    result = autotune.tune(wl, cpu, trials=16, log_dir=log_dir, progress=False,
+                           search=autotune.SearchOptions(trials_per_iter=16, seed=0))
     return wl, log_dir, result

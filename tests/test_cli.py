@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from autotune.options import SearchOptions
+
 from conftest import TINY_CONV
 
 CLI = [sys.executable, "-m", "autotune"]
@@ -130,9 +132,13 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("flag,expected", [([], True), (["--no-transfer"], False)])
+@pytest.mark.parametrize("flag,expected", [
+    ([], SearchOptions()),
+    (["--no-transfer", "--seed", "3", "--variants", "--warm-start"],
+     SearchOptions(seed=3, transfer=False, variants=True, warm_start=True)),
+])
 @pytest.mark.parametrize("command", ["tune", "bench"])
-def test_transfer_flag_reaches_the_search(tmp_path, monkeypatch, command, flag, expected):
+def test_search_flags_reach_the_search(tmp_path, monkeypatch, command, flag, expected):
     import autotune.bench
     import autotune.tuning
     from autotune.cli import main
@@ -150,4 +156,4 @@ def test_transfer_flag_reaches_the_search(tmp_path, monkeypatch, command, flag, 
     monkeypatch.setattr(sys, "argv", ["autotune", *args, *flag, "--log-dir", str(tmp_path)])
     with pytest.raises(_Stop):
         main()
-    assert seen["transfer"] is expected
+    assert seen["search"] == expected

@@ -12,6 +12,7 @@ import autotune
 from autotune.cost_model import target_logs, warm_cost_model
 from autotune.logs import LogStore
 from autotune.target import resolve_target
+from autotune.options import SearchOptions
 
 
 def test_warm_model_learns_every_sampled_record_and_ranks_them(tuned, cpu):
@@ -58,8 +59,8 @@ def test_a_new_workload_starts_from_the_logs_already_there(tuned, tmp_path, cpu,
     wl, log_dir, result = tuned
     shutil.copytree(log_dir, tmp_path, dirs_exist_ok=True)
     gemm = autotune.Workload("gemm", m=7, n=9, k=5)
-    warm = autotune.tune(gemm, cpu, trials=8, log_dir=tmp_path, trials_per_iter=8, seed=0,
-                         warm_start=True)
+    warm = autotune.tune(gemm, cpu, trials=8, log_dir=tmp_path,
+                         search=SearchOptions(trials_per_iter=8, seed=0, warm_start=True))
     assert warm.validated and warm.trials_run == 8
     assert f"cost model warmed up on {result.records} measured records of 1 logs" in \
         capsys.readouterr().err

@@ -22,6 +22,7 @@ from autotune.cuda import EventClock, cupy, cupy_reason
 from autotune.logs import LogStore
 from autotune.measure import Prepared, Protocol, measure
 from autotune.peak import measure_gpu_peaks
+from autotune.options import SearchOptions
 
 GPU_REASON = cupy_reason() or (None if tvm.cuda(0).exist else "TVM sees no CUDA GPU")
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"no GPU: {GPU_REASON}")
@@ -73,8 +74,8 @@ def test_gpu_peaks_are_plausible():
 @needs_gpu
 def test_tune_gemm_on_the_gpu_and_compare_with_cublas(cuda, tmp_path):
     wl = autotune.Workload("gemm", m=37, n=53, k=29)
-    result = autotune.tune(wl, cuda, trials=16, log_dir=tmp_path, trials_per_iter=16, seed=0,
-                           progress=False)
+    result = autotune.tune(wl, cuda, trials=16, log_dir=tmp_path, progress=False,
+                           search=SearchOptions(trials_per_iter=16, seed=0))
     assert result.validated and result.records == 16 and result.latency_s > 0
     rows = {r["implementation"]: r for r in compare_workload(
         wl, LogStore(tmp_path), cuda, baselines_for("cuda"), protocol_for(cuda))}
@@ -108,8 +109,8 @@ np.savez(sys.argv[4], *x)
 @needs_gpu
 def test_gpu_package_runs_in_a_fresh_process(cuda, tmp_path):
     wl = autotune.Workload("add", n=1001)
-    autotune.tune(wl, cuda, trials=8, log_dir=tmp_path / "logs", trials_per_iter=8, seed=0,
-                  progress=False)
+    autotune.tune(wl, cuda, trials=8, log_dir=tmp_path / "logs", progress=False,
+                  search=SearchOptions(trials_per_iter=8, seed=0))
     out = autotune.export([wl], cuda, tmp_path / "logs", tmp_path / "pkg")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"]["kind"] == "cuda" and manifest["kernels"][0]["validated"]

@@ -25,6 +25,7 @@ from autotune.logrepair import RECORDS, WORKLOADS, LogDamageWarning
 from autotune.logs import LogStore, record_id
 from autotune.logtools import list_logs, merge, prune, records_csv, records_table
 from autotune.events import read_events, trials_done
+from autotune.options import SearchOptions
 
 
 def _copy(tuned, tmp_path, name="logs"):
@@ -95,8 +96,8 @@ def test_a_log_being_tuned_elsewhere_is_read_from_a_repaired_copy(tuned, cpu, tm
 KILLABLE = """
 import sys, autotune
 wl = autotune.Workload.from_key(sys.argv[1])
-autotune.tune(wl, "cpu", trials=256, log_dir=sys.argv[2], trials_per_iter=8, seed=1,
-              progress=False)
+autotune.tune(wl, "cpu", trials=256, log_dir=sys.argv[2], progress=False,
+              search=autotune.SearchOptions(trials_per_iter=8, seed=1))
 """
 
 
@@ -119,8 +120,8 @@ def test_kill_9_loses_nothing_written_and_the_rerun_continues(cpu, tmp_path):
     entry.database()  # sets aside a torn line, if the kill made one
     before = _ids(entry.path)
     assert len(before) >= 8
-    result = autotune.tune(wl, cpu, trials=8, log_dir=log_dir, trials_per_iter=8, seed=2,
-                           progress=False)
+    result = autotune.tune(wl, cpu, trials=8, log_dir=log_dir, progress=False,
+                           search=SearchOptions(trials_per_iter=8, seed=2))
     after = _ids(entry.path)
     assert before < after and result.validated
     assert result.trials_run == 8
@@ -129,8 +130,8 @@ def test_kill_9_loses_nothing_written_and_the_rerun_continues(cpu, tmp_path):
 TUNER = """
 import sys, autotune
 wl = autotune.Workload.from_key(sys.argv[1])
-r = autotune.tune(wl, "cpu", trials=8, log_dir=sys.argv[2], trials_per_iter=8,
-                  seed=int(sys.argv[3]), progress=False)
+r = autotune.tune(wl, "cpu", trials=8, log_dir=sys.argv[2], progress=False,
+                  search=autotune.SearchOptions(trials_per_iter=8, seed=int(sys.argv[3])))
 print(r.trials_run)
 """
 
@@ -157,7 +158,7 @@ def test_time_budget_ends_the_search_after_the_batch(tuned, cpu, tmp_path):
     store, wl, result = _copy(tuned, tmp_path)
     started = time.monotonic()
     out = autotune.tune(wl, cpu, trials=None, time_budget="1s", log_dir=store.root,
-                        trials_per_iter=8, progress=False)
+                        progress=False, search=SearchOptions(trials_per_iter=8))
     assert out.trials_run == 8 and out.validated
     assert time.monotonic() - started < 300
     with pytest.raises(AutotuneError, match="trial count, a time budget"):
@@ -197,8 +198,8 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
     conv = autotune.Workload("conv2d", **TINY_CONV)
     gemm = autotune.Workload("gemm", m=7, n=9, k=5)
     started = time.perf_counter()
-    results = tune_many([conv, gemm], cpu, trials=20, log_dir=tmp_path, trials_per_iter=8,
-                        seed=0, progress=False)
+    results = tune_many([conv, gemm], cpu, trials=20, log_dir=tmp_path, progress=False,
+                        search=SearchOptions(trials_per_iter=8, seed=0))
     wall = time.perf_counter() - started
     assert sum(r.trials_run for r in results) == 20  # the shared budget: a third batch of 4
     # Each log's clock counts only its own batches: together they stay within the run's time.
@@ -211,8 +212,8 @@ def test_one_budget_shared_by_several_workloads(cpu, tmp_path):
         assert len(db.get_all_tuning_records()) == r.records
         assert len((Path(r.log_path) / WORKLOADS).read_text().splitlines()) == 1
         assert db.has_workload(wl.module())
-    timed = tune_many([conv, gemm], cpu, time_budget="1s", log_dir=tmp_path,
-                      trials_per_iter=8, seed=1, progress=False)
+    timed = tune_many([conv, gemm], cpu, time_budget="1s", log_dir=tmp_path, progress=False,
+                      search=SearchOptions(trials_per_iter=8, seed=1))
     assert [r.trials_run for r in timed] == [8, 8]  # one batch each, then the budget ends both
 
 

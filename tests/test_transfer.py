@@ -18,6 +18,7 @@ from autotune.logs import LogStore
 from autotune import transfer as transfer_module
 from autotune.transfer import donor_traces, fit_tiles, packaged_logs, transfer
 from autotune.tuning import _seeds
+from autotune.options import SearchOptions
 from conftest import TINY_CONV
 
 # Another shape of the conftest's tiny conv: other extents everywhere, same loop nest.
@@ -105,8 +106,8 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, mo
     assert 0 < len(traces) <= 16
     expected = _first_carried(traces, other, cpu)
 
-    result = autotune.tune(other, cpu, trials=8, log_dir=store.root, trials_per_iter=8, seed=0,
-                           progress=False)
+    result = autotune.tune(other, cpu, trials=8, log_dir=store.root, progress=False,
+                           search=SearchOptions(trials_per_iter=8, seed=0))
     assert result.validated and result.trials_run == 8
     assert expected <= _record_modules(store.root, other, cpu)
     # A log with records starts from them, even one with no events (merged from elsewhere).
@@ -116,8 +117,8 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, mo
         [0, len(donor_traces(fresh.workload, target_logs(store, cpu)))]
     assert len(donor_traces(fresh.workload, target_logs(store, cpu))) > 0
 
-    autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", trials_per_iter=8,
-                  seed=0, progress=False, transfer=False)
+    autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", progress=False,
+                  search=SearchOptions(trials_per_iter=8, seed=0, transfer=False))
     assert not expected <= _record_modules(tmp_path / "without", other, cpu)
 
 
@@ -144,10 +145,10 @@ def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
 def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu, monkeypatch):
     wl = autotune.Workload("conv2d", **OTHER_CONV)
     expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu)), wl, cpu)
-    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", trials_per_iter=8, seed=0,
-                  progress=False)
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", progress=False,
+                  search=SearchOptions(trials_per_iter=8, seed=0))
     assert expected <= _record_modules(tmp_path / "packaged", wl, cpu)
     monkeypatch.setattr(transfer_module, "SEED_DIR", None)
-    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", trials_per_iter=8, seed=0,
-                  progress=False)
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False,
+                  search=SearchOptions(trials_per_iter=8, seed=0))
     assert not expected <= _record_modules(tmp_path / "none", wl, cpu)

@@ -18,6 +18,7 @@ import autotune
 from autotune.errors import LogError, PackageError
 from autotune.logs import LogStore, record_id
 from autotune.select import best_validated
+from autotune.options import SearchOptions
 from conftest import TINY_CONV
 
 pytestmark = pytest.mark.tuning
@@ -182,8 +183,8 @@ def test_layout_variants_share_the_budget_and_the_fastest_serves(cpu, tmp_path):
     wl = autotune.Workload("conv2d", **TINY_CONV)
     keys = [v.key for v in wl.variants()]
     assert len(keys) == 3
-    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, seed=0, progress=False,
-                           variants=True)
+    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False,
+                           search=SearchOptions(seed=0, variants=True))
     assert result.workload == wl.key and result.trials_run == 12
     assert sorted(result.variant_latency_s) == sorted(keys)  # every variant validated, timed
     assert result.variant == min(result.variant_latency_s, key=result.variant_latency_s.get)

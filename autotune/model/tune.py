@@ -8,6 +8,7 @@ from pathlib import Path
 import tvm
 
 from ..errors import ModelError
+from ..options import SearchOptions
 from ..tuning import DEFAULT_LOG_DIR, TuneResult, tune_many
 from ..workload import Workload
 from .kernels import map_workloads
@@ -31,15 +32,13 @@ def tune_model(
     *,
     time_budget: str | float | None = None,
     progress: bool = True,
-    variants: bool = False,
-    warm_start: bool = False,
-    transfer: bool = True,
+    search: SearchOptions = SearchOptions(),
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
     Each becomes a workload with its own log, as ``autotune tune`` writes it, so a kernel
     tuned for one model (or for a suite) is reused by every other with the same shape.
-    ``variants``, ``warm_start`` and ``transfer`` are ``autotune.tune``'s.
+    ``search`` is ``autotune.tune``'s.
     """
     model = model if isinstance(model, OnnxModel) else load_onnx(model)
     mapping = map_workloads(model.relax_module())
@@ -49,6 +48,5 @@ def tune_model(
             + (f" (left to TVM: {'; '.join(mapping.skipped)})" if mapping.skipped else "")
         )
     results = tune_many(mapping.workloads, target, trials, log_dir, time_budget=time_budget,
-                        progress=progress, variants=variants, warm_start=warm_start,
-                        transfer=transfer)
+                        progress=progress, search=search)
     return ModelTuning(mapping.workloads, mapping.skipped, results)
