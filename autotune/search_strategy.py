@@ -19,7 +19,7 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.search_strategy import EvolutionarySearch, PySearchStrategy
 from tvm.s_tir.schedule import Trace
 
-from .transfer import measure_candidate, transfer
+from .transfer import measure_candidate, target_annotations, transfer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class ColdStartSearch(PySearchStrategy):
         self.trials_left = trials_left
         self.kwargs = kwargs
         self.context = None
+        self.annotations = {}  # the task's target limits, set on seeds (target_annotations)
         self.warm = EvolutionarySearch(**kwargs)
         self.cold = EvolutionarySearch(**{**kwargs, "genetic_num_iters": 0})
 
@@ -69,6 +70,7 @@ class ColdStartSearch(PySearchStrategy):
 
     def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None,
                    cost_model=None) -> None:
+        self.annotations = target_annotations(design_spaces)
         for strategy in (self.cold, self.warm):
             strategy.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database,
                                 cost_model)
@@ -94,7 +96,7 @@ class ColdStartSearch(PySearchStrategy):
         postprocs = self.context.space_generator.postprocs
         carried, seen, tried = [], set(), 0
         while self.seeds and len(carried) < max(1, len(candidates) // 2):
-            sch = transfer(self.seeds.pop(0), self.context.mod, postprocs)
+            sch = transfer(self.seeds.pop(0), self.context.mod, postprocs, self.annotations)
             tried += 1
             if sch is not None and (key := structural_hash(sch.mod)) not in seen:
                 seen.add(key)

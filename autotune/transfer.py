@@ -7,7 +7,9 @@ and loops, with other extents. Of its random decisions only the tile sizes
 levels as close to the donor's as the extent's divisors allow, the outermost level takes
 the rest). Every other decision (unroll depth, ...) replays as it was made, except a
 compute location the new loop nest lacks, which becomes the nearest one outside it (TVM's
-rule when a trace replays). A trace that no longer applies, or that a postprocessor
+rule when a trace replays). The annotations in which a trace carries its own target's
+limits (``TARGET_ANNOTATIONS``: how far its loops may be parallelised and vectorised,
+from the donor machine's core count) take the new task's values. A trace that no longer applies, or that a postprocessor
 rejects, is dropped; a carried-over kernel is measured, logged and validated like any
 other candidate.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import tvm
 from tvm.s_tir import meta_schedule as ms
-from tvm.s_tir.schedule import Schedule, Trace
+from tvm.s_tir.schedule import Instruction, Schedule, Trace
 from tvm.tirx import IntImm
 
 from .logs import LogEntry, LogStore, record_id
@@ -36,6 +38,9 @@ from .workload import Workload
 SEEDS = 16  # carried-over schedules at most, per task
 DONOR_LOGS = 4  # the most similar logs they are drawn from
 SEED_DIR: Path | None = Path(__file__).parent / "seeds"  # packaged seed logs (None: none)
+# Annotations whose values MetaSchedule derives from the target (the parallel extent is
+# 16 jobs per core), not from a search decision.
+TARGET_ANNOTATIONS = ("meta_schedule.parallel", "meta_schedule.vectorize")
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +64,32 @@ def fit_tiles(extent: int, donor: list[int], max_innermost: int = 0) -> list[int
     return tiles
 
 
-def transfer(trace: Trace, mod: tvm.IRModule, postprocs) -> Schedule | None:
-    """``trace`` replayed on ``mod`` with its tile sizes fitted, then ``postprocs`` applied;
-    None if it does not apply there."""
+def target_annotations(design_spaces: list[Schedule]) -> dict[str, IntImm]:
+    """The values a task's design spaces give ``TARGET_ANNOTATIONS`` (its target's limits)."""
+    return {str(inst.attrs[0]): inst.inputs[1]
+            for space in design_spaces for inst in space.trace.insts
+            if inst.kind.name == "Annotate" and str(inst.attrs[0]) in TARGET_ANNOTATIONS}
+
+
+def retarget(trace: Trace, values: dict[str, IntImm]) -> Trace:
+    """``trace`` with the annotations named in ``values`` set to those values."""
+    insts = [
+        Instruction(inst.kind, [inst.inputs[0], values[str(inst.attrs[0])]], inst.attrs,
+                    inst.outputs)
+        if inst.kind.name == "Annotate" and str(inst.attrs[0]) in values else inst
+        for inst in trace.insts
+    ]
+    return Trace(insts, {inst: trace.get_decision(inst) for inst in trace.insts
+                         if trace.get_decision(inst) is not None})
+
+
+def transfer(trace: Trace, mod: tvm.IRModule, postprocs,
+             annotations: dict[str, IntImm] | None = None) -> Schedule | None:
+    """``trace`` replayed on ``mod`` with its tile sizes fitted and ``annotations``
+    (``target_annotations``) set, then ``postprocs`` applied; None if it does not apply."""
     sch = Schedule(mod, debug_mask=0)
+    if annotations:
+        trace = retarget(trace, annotations)
 
     def decide(inst, inputs, attrs, decision):
         if inst.kind.name != "SamplePerfectTile":

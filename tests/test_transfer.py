@@ -16,7 +16,8 @@ from autotune.cost_model import target_logs
 from autotune.intrinsics import load_tensor_intrinsics
 from autotune.logs import LogStore
 from autotune import transfer as transfer_module
-from autotune.transfer import donor_traces, fit_tiles, packaged_logs, transfer
+from autotune.transfer import (donor_traces, fit_tiles, packaged_logs, target_annotations,
+                               transfer)
 from autotune.tuning import _seeds
 from autotune.options import SearchOptions
 from conftest import TINY_CONV
@@ -77,10 +78,11 @@ def test_a_trace_of_another_template_does_not_apply(cpu):
 def _first_carried(traces, wl, target, count: int = 4) -> set[int]:
     """The first ``count`` of ``traces`` that apply to ``wl``, without repeats: the seeds a
     batch of ``2 * count`` starts with."""
-    postprocs = _context(wl, target).space_generator.postprocs
+    generator = _context(wl, target).space_generator
+    values = target_annotations(generator.generate_design_space(wl.module()))
     carried = []
     for trace in traces:
-        sch = transfer(trace, wl.module(), postprocs)
+        sch = transfer(trace, wl.module(), generator.postprocs, values)
         if sch is not None and structural_hash(sch.mod) not in carried:
             carried.append(structural_hash(sch.mod))
     assert len(carried) >= count
@@ -139,6 +141,31 @@ def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
         sch = transfer(trace, wl.module(), postprocs)
         assert sch is not None
         assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
+
+
+def _annotation(trace, key: str) -> int:
+    (value,) = [int(inst.inputs[1]) for inst in trace.insts
+                if inst.kind.name == "Annotate" and str(inst.attrs[0]) == key]
+    return value
+
+
+def test_a_seed_takes_the_new_targets_parallel_limit(cpu):
+    """Seeds made on 2 cores may parallelise as far as a target with more cores allows."""
+    wide = tvm.target.Target({**dict(cpu.export()), "num-cores": 8})
+    wl = autotune.Workload("conv2d", **OTHER_CONV)
+    generator = _context(wl, wide).space_generator
+    values = target_annotations(generator.generate_design_space(wl.module()))
+    assert int(values["meta_schedule.parallel"]) == 8 * 16  # MetaSchedule's 16 jobs a core
+    trace = donor_traces(wl, [], packaged_logs(cpu))[0]
+    assert _annotation(trace, "meta_schedule.parallel") == 2 * 16  # the seeds' machine
+    sch = transfer(trace, wl.module(), generator.postprocs, values)
+    assert _annotation(sch.trace, "meta_schedule.parallel") == 8 * 16
+    assert _annotation(sch.trace, "meta_schedule.vectorize") == \
+        int(values["meta_schedule.vectorize"])
+    assert check_numerics(compile_module(sch.mod, wide), wl, wide) is None
+    # Without the new values the seed keeps its own machine's limit.
+    kept = transfer(trace, wl.module(), generator.postprocs)
+    assert _annotation(kept.trace, "meta_schedule.parallel") == 2 * 16
 
 
 @pytest.mark.tuning
