@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -35,12 +36,15 @@ SEARCH_OPTIONS = [
 
 
 def search_options(command):
-    """Give ``command`` the search options, passed to it as one ``search=SearchOptions``."""
+    """Give ``command`` the search options, passed to it as one ``search=SearchOptions``.
+
+    Each option is named as the ``SearchOptions`` field it sets.
+    """
+    fields = {f.name for f in dataclasses.fields(SearchOptions)}
 
     @functools.wraps(command)
-    def run(*args, seed, variants, warm_start, transfer, **kwargs):
-        search = SearchOptions(seed=seed, variants=variants, warm_start=warm_start,
-                               transfer=transfer)
+    def run(*args, **kwargs):
+        search = SearchOptions(**{name: kwargs.pop(name) for name in fields & kwargs.keys()})
         return command(*args, search=search, **kwargs)
 
     for option in reversed(SEARCH_OPTIONS):

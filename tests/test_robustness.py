@@ -153,6 +153,15 @@ def test_two_processes_tuning_one_log_lose_nothing(tuned, cpu, tmp_path):
     assert trials_done(path) == result.trials_run + 16
 
 
+@pytest.mark.parametrize("settings,message", [
+    (dict(trials_per_iter=0), "trials_per_iter must be >= 1, got 0"),
+    (dict(model_warmup=-3), "model_warmup must be >= 1, got -3"),
+])
+def test_bad_search_settings_name_the_setting(settings, message):
+    with pytest.raises(AutotuneError, match=message):
+        SearchOptions(**settings)
+
+
 @pytest.mark.tuning
 def test_time_budget_ends_the_search_after_the_batch(tuned, cpu, tmp_path):
     store, wl, result = _copy(tuned, tmp_path)
