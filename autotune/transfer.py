@@ -8,10 +8,10 @@ levels as close to the donor's as the extent's divisors allow, the outermost lev
 the rest). Every other decision (unroll depth, ...) replays as it was made, except a
 compute location the new loop nest lacks, which becomes the nearest one outside it (TVM's
 rule when a trace replays). The annotations in which a trace carries its own target's
-limits (``TARGET_ANNOTATIONS``: how far its loops may be parallelised and vectorised,
-from the donor machine's core count) take the new task's values. A trace that no longer applies, or that a postprocessor
-rejects, is dropped; a carried-over kernel is measured, logged and validated like any
-other candidate.
+limits (``TARGET_ANNOTATIONS``: how far its loops may be parallelised, from the donor
+machine's core count, and vectorised) take the new task's values. A trace that no longer
+applies, or that a postprocessor rejects, is dropped; a carried-over kernel is measured,
+logged and validated like any other candidate.
 
 Donors are first the logs of the same target, then the seed logs packaged with autotune
 (``SEED_DIR``: the fastest validated schedules of long searches, made on another machine
@@ -38,8 +38,8 @@ from .workload import Workload
 SEEDS = 16  # carried-over schedules at most, per task
 DONOR_LOGS = 4  # the most similar logs they are drawn from
 SEED_DIR: Path | None = Path(__file__).parent / "seeds"  # packaged seed logs (None: none)
-# Annotations whose values MetaSchedule derives from the target (the parallel extent is
-# 16 jobs per core), not from a search decision.
+# Annotations whose values MetaSchedule's schedule rules take from the target (the parallel
+# extent is 16 jobs per core), not from a search decision.
 TARGET_ANNOTATIONS = ("meta_schedule.parallel", "meta_schedule.vectorize")
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,7 @@ def retarget(trace: Trace, values: dict[str, IntImm]) -> Trace:
         if inst.kind.name == "Annotate" and str(inst.attrs[0]) in values else inst
         for inst in trace.insts
     ]
-    return Trace(insts, {inst: trace.get_decision(inst) for inst in trace.insts
-                         if trace.get_decision(inst) is not None})
+    return Trace(insts, trace.decisions)  # no Annotate has a decision: all keys are kept
 
 
 def transfer(trace: Trace, mod: tvm.IRModule, postprocs,

@@ -182,8 +182,7 @@ def tune_many(
                 cost_model = ms.CostModel.create("xgb", num_tuning_cores=threads,
                                                  tree_method="auto")
             seeds = _seeds(store, tgt, entries, progress) if search.transfer else None
-            ran = _search(entries, tgt, trials, search.trials_per_iter, search.seed, progress,
-                          seconds, cost_model, seeds)
+            ran = _search(entries, tgt, trials, seconds, search, cost_model, seeds, progress)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
     if not search.variants:
@@ -219,8 +218,8 @@ def _seeds(store: LogStore, tgt, entries, progress: bool) -> list[list]:
     return seeds
 
 
-def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost_model,
-            seeds=None) -> list[int]:
+def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
+            progress: bool) -> list[int]:
     """One MetaSchedule task per log, one budget, each task's records into its own log.
 
     Returns the trials measured into each log.
@@ -241,8 +240,11 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
     events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1) for e in entries]
     before = [log.trial for log in events]
 
-    def trials_left() -> int:  # of the whole run's budget, by what was measured so far
-        return trials - sum(log.trial - b for log, b in zip(events, before))
+    def gained() -> list[int]:  # trials measured into each log by this run so far
+        return [log.trial - b for log, b in zip(events, before)]
+
+    def trials_left() -> int:  # of the whole run's budget
+        return trials - sum(gained())
 
     callbacks = [*ms.MeasureCallback.create("default"), bar, _PerTask(events)]
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
@@ -258,7 +260,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
                     rand_state=rand, num_threads="physical", logger=logger,
                 ).clone()
                 for e, name, logger, rand, traces in zip(entries, names, loggers,
-                                                         fork_seed(seed, n=len(entries)),
+                                                         fork_seed(search.seed, n=len(entries)),
                                                          seeds or [[]] * len(entries))
             ]
             ms.tune_tasks(
@@ -267,14 +269,14 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
                 work_dir=str(work_dir),
                 max_trials_global=trials,
                 # Small enough batches that one task cannot take the whole budget at once.
-                num_trials_per_iter=max(1, min(trials_per_iter, trials // len(tasks))),
+                num_trials_per_iter=max(1, min(search.trials_per_iter, trials // len(tasks))),
                 builder=builder,
                 cost_model=cost_model,
                 runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
                 database=RoutedDatabase(entries),
                 measure_callbacks=callbacks,
                 task_scheduler=GradientScheduler(
-                    lambda i: (events[i].trial, events[i].best), seconds, seed=seed,
+                    lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
                     charge=lambda i, s: events[i].charge(s)),
             )
     finally:
@@ -282,7 +284,7 @@ def _search(entries, tgt, trials, trials_per_iter, seed, progress, seconds, cost
         for log in events:
             log.close()
         builder.shutdown()
-    return [log.trial - b for log, b in zip(events, before)]
+    return gained()
 
 
 @derived_object
