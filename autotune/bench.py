@@ -26,6 +26,7 @@ from .events import trials_done, tuning_curve
 from .logs import LogStore
 from .measure import Protocol
 from .options import SearchOptions
+from .isa_peak import isa_peak
 from .peak import Peaks, measure_peaks
 from .suite import Suite, load_suite
 from .target import device_for, resolve_target, target_json, target_key, target_threads
@@ -134,7 +135,7 @@ def load_results(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for path in map(Path, paths):
         reader = pd.read_parquet if path.suffix == ".parquet" else pd.read_csv
         table = reader(path)
-        for column in ("error", "variant"):  # CSV gives NaN for the empty strings
+        for column in ("error", "variant", "timed"):  # CSV gives NaN for the empty strings
             if column in table:
                 table[column] = table[column].fillna("")
         tables.append(table)
@@ -152,8 +153,15 @@ def _finish(frame: pd.DataFrame, suite: Suite, tgt, threads: int, peaks: Peaks |
     if peaks:
         frame["roofline_gflops"] = [peaks.bound(x) for x in frame["intensity"]]
         frame["roofline_fraction"] = frame["gflops"] / frame["roofline_gflops"]
+        frame["peak_fraction"] = frame["gflops"] / peaks.gflops
+        frame["bandwidth_fraction"] = frame["gbps"] / peaks.gbps
     else:
         frame["roofline_gflops"] = frame["roofline_fraction"] = np.nan
+        frame["peak_fraction"] = frame["bandwidth_fraction"] = np.nan
+    isa = isa_peak(tgt)
+    frame["isa_peak_gflops"] = isa.gflops if isa else np.nan
+    frame["isa_peak_fraction"] = frame["gflops"] / isa.gflops if isa else np.nan
+    frame["isa_peak_source"] = isa.describe() if isa else ""
     frame["tvm_version"] = tvm.__version__
     frame["target"] = target_key(tgt)
     frame["target_json"] = json.dumps(target_json(tgt), sort_keys=True)

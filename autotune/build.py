@@ -8,6 +8,7 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from .alignment import compile_kernels, input_alignment
 from .cuda import EventClock, cupy_reason
 from .measure import Clock, Prepared, Protocol
 from .target import device_for
@@ -57,8 +58,9 @@ def device_clock(dev) -> Clock:
 
 
 def compile_module(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
-    """Compile for ``target`` and return a runtime module with a ``main`` function."""
-    return tvm.compile(mod, target=target).jit()
+    """Compile for ``target`` as packages are (``compile_kernels``); a runtime module with a
+    ``main`` function."""
+    return compile_kernels(mod, target).jit()
 
 
 def run(
@@ -93,6 +95,35 @@ class DeviceClock(Clock):
     def stop(self) -> float:
         self.dev.sync()
         return super().stop()
+
+
+def prepare_call(
+    rt_mod: tvm.runtime.Module, workload: Workload, sets: list[list[np.ndarray]], target
+) -> Prepared:
+    """Bind a compiled kernel to input sets the way a package's user calls it.
+
+    On a CPU: ``Kernel.__call__`` on the NumPy input arrays, a new NumPy output each call.
+    On a GPU: the same call on device tensors (DLPack), writing into a device ``out``.
+    """
+    from .package import Kernel  # pylint: disable=import-outside-toplevel
+
+    dev = device_for(target)
+    entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
+             "output": workload.output_spec.to_json()}
+    kernel = Kernel(rt_mod["main"], entry, dev, input_alignment(target))
+    if target.kind.name == "llvm":
+        results: list[np.ndarray | None] = [None] * len(sets)
+
+        def call(i: int) -> None:
+            results[i] = kernel(*sets[i])
+
+        return Prepared(calls=[partial(call, i) for i in range(len(sets))],
+                        output=lambda i: results[i], clock=device_clock(dev))
+    spec = workload.output_spec
+    args = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
+    outs = [tvm.runtime.empty(spec.shape, spec.dtype, dev) for _ in sets]
+    return Prepared(calls=[partial(kernel, *a, out=o) for a, o in zip(args, outs)],
+                    output=lambda i: outs[i].numpy(), clock=device_clock(dev))
 
 
 def prepare_module(

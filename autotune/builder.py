@@ -37,10 +37,11 @@ def build_candidate(mod: IRModule, target: Target, _params) -> Module:
     Unlike TVM's default build, weight-layout rewrite blocks are kept: the measured time
     is that of the function the package exports, which takes weights in the user's layout.
     No tensor-intrinsic registry is needed: scheduling already inlined the intrinsics.
+    Compiled by ``compile_kernels``, as packages are (arguments need element alignment only).
     """
-    from tvm.driver import build  # pylint: disable=import-outside-toplevel
+    from autotune.alignment import compile_kernels  # pylint: disable=import-outside-toplevel
 
-    return build(mod, target=target)
+    return compile_kernels(mod, target).mod
 
 
 @derived_object

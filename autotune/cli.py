@@ -208,7 +208,8 @@ def bench(suite, target, trials, log_dir, out, baselines, time_budget, search, q
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
     tuned = table[table["implementation"] == "tvm-tuned"]
-    cols = ["workload", "median_us", "gflops", "roofline_fraction", "speedup_vs_best_baseline"]
+    cols = ["workload", "median_us", "call_overhead_us", "gflops", "roofline_fraction",
+            "speedup_vs_best_baseline"]
     if search.variants:
         cols.append("variant")
     click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -33,7 +33,7 @@ def run_demo(
     competing = [b for b in baselines_for("cpu") if not b.unavailable()]
     rows = compare_workload(wl, LogStore(log_dir), target, competing, Protocol())
     table = add_rates(pd.DataFrame(rows), [b.name for b in competing])[
-        ["implementation", "median_us", "min_us", "spread", "gflops", "correct"]
+        ["implementation", "median_us", "kernel_us", "spread", "gflops", "correct"]
         + [f"speedup_vs_{b.name}" for b in competing]
     ]
     pkg_dir = export([wl], target, log_dir, out)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import tvm
 
+from .alignment import compile_kernels, input_alignment
 from .build import default_module
 from .errors import AutotuneError, LogError
 from .logs import LogStore
@@ -47,8 +48,9 @@ def export(
         for wl, chosen in choices.items()
     }
     return write_package(
-        out, tvm.compile(tvm.IRModule(functions), target=tgt), tgt,
-        {"kernels": [kernel_entry(wl, choice) for wl, choice in choices.items()]},
+        out, compile_kernels(tvm.IRModule(functions), tgt), tgt,
+        {"input_alignment": input_alignment(tgt),
+         "kernels": [kernel_entry(wl, choice) for wl, choice in choices.items()]},
     )
 
 

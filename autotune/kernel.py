@@ -100,6 +100,9 @@ class KernelTemplate(ABC):
     # A layout variant computes the same function as the template it names, with the same
     # arguments, through another internal layout (its layout transforms are part of it).
     variant_of: ClassVar[str | None] = None
+    # Inputs that are a model's weights: constant in deployment, so they are the same
+    # array in every input set that is timed, and a library may pack them once.
+    weights: ClassVar[tuple[int, ...]] = ()
 
     def normalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Parse and validate raw parameters; unknown names are an error."""

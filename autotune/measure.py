@@ -1,7 +1,8 @@
 """One timing protocol for everything timed: tuned and untuned TVM kernels and baselines.
 
 An implementation is prepared on several input sets (so that a memory-bound kernel does not
-find its inputs in cache from the previous call); each sample runs enough calls, cycling
+find its inputs in cache from the previous call; a model's weights are the same array in
+every set, as they are in deployment); each sample runs enough calls, cycling
 through the sets, to last ``min_sample_s``; after a warm-up, ``repeat`` samples give the
 median, min and max seconds per call. The Python loop adds well under a microsecond a call.
 """
@@ -98,8 +99,13 @@ class Prepared:
 
 
 def input_sets(workload: Workload, count: int) -> list[list[np.ndarray]]:
-    """``count`` independent random input sets (set 0 is ``workload.make_inputs()``)."""
-    return [workload.make_inputs(seed=i) for i in range(count)]
+    """``count`` independent random input sets (set 0 is ``workload.make_inputs()``); the
+    template's weights (a conv's filter) are set 0's array in every set, as in a model."""
+    sets = [workload.make_inputs(seed=i) for i in range(count)]
+    for index in workload.template.weights:
+        for inputs in sets[1:]:
+            inputs[index] = sets[0][index]
+    return sets
 
 
 def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:

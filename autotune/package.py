@@ -1,4 +1,4 @@
-"""Load a deployment package: checksum, architecture check, NumPy-in NumPy-out callables.
+"""Load a deployment package: checksum, architecture check, callables on NumPy or DLPack arrays.
 
 Imports only the TVM runtime and target helpers: no tuning code is loaded or run.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import tvm
+import tvm_ffi
 
 from .errors import PackageError
 
@@ -33,44 +34,146 @@ def required_cpu_features(target: tvm.target.Target) -> list[str]:
 
 
 class Kernel:
-    """One exported kernel: call it with its inputs, get the output as a NumPy array."""
+    """One exported kernel: ``kernel(*inputs, out=None)`` returns the output array.
 
-    def __init__(self, func, entry: dict, dev: tvm.runtime.Device) -> None:
+    What is copied, and when (CPU packages):
+
+    - An input that is a C-contiguous NumPy array (or a DLPack tensor on the kernel's
+      device) of the declared shape and dtype is passed to the kernel as it is: no copy.
+      The kernels accept any element-aligned address (manifest ``input_alignment`` 0);
+      packages from before that field need 64-byte alignment, and other inputs are copied.
+    - Any other input (strided, a view with a negative step, a list) is copied once into a
+      contiguous array for the call. A wrong shape or dtype is an error, never converted.
+    - The output is written into ``out`` when given (a C-contiguous array of the output's
+      shape and dtype is written in place; another array gets the result copied in) and
+      ``out`` is returned; otherwise into a new NumPy array.
+
+    On a GPU, NumPy inputs are copied to the device and the output back to a new NumPy
+    array; DLPack tensors already on the GPU (CuPy, PyTorch) are used without a copy, and
+    then ``out`` may be one as well.
+    """
+
+    def __init__(self, func, entry: dict, dev: tvm.runtime.Device, alignment: int = 64) -> None:
         self._func = func
         self._dev = dev
+        self._on_cpu = dev.dlpack_device_type() == tvm.cpu().dlpack_device_type()
         self.key: str = entry["key"]
         self.entry = entry
         self.inputs = [(tuple(s["shape"]), s["dtype"]) for s in entry["inputs"]]
         self.output = (tuple(entry["output"]["shape"]), entry["output"]["dtype"])
+        self._dtypes = [np.dtype(d) for _, d in [*self.inputs, self.output]]
+        # Bytes of alignment each argument needs; 0 in the manifest: its element size.
+        self._align = [alignment or np.dtype(d).itemsize for _, d in [*self.inputs, self.output]]
 
-    def __call__(self, *arrays: Any) -> np.ndarray:
+    def __call__(self, *arrays: Any, out: Any = None) -> Any:
         if len(arrays) != len(self.inputs):
             raise PackageError(f"{self.key} takes {len(self.inputs)} inputs, got {len(arrays)}")
-        args = [self._to_tensor(i, a) for i, a in enumerate(arrays)]
-        out = tvm.runtime.empty(self.output[0], self.output[1], self._dev)
-        self._func(*args, out)
-        return out.numpy()
+        args = [self._argument(i, a) for i, a in enumerate(arrays)]
+        if out is None:
+            result, tensor = self._new_output()
+            self._func(*args, tensor)
+            return result if self._on_cpu else tensor.numpy()
+        tensor, copy_back = self._wrap_out(out)
+        self._func(*args, tensor)
+        if copy_back:  # out could not be written in place
+            out[...] = np.from_dlpack(tensor) if self._on_cpu else tensor.numpy()
+        return out
 
-    def _to_tensor(self, index: int, array: Any):
+    def _argument(self, index: int, array: Any):
+        """Input ``index`` as a TVM tensor on the kernel's device, copied only if it must be."""
         shape, dtype = self.inputs[index]
-        tensor = None
-        if not isinstance(array, np.ndarray) and hasattr(array, "__dlpack__"):
+        if isinstance(array, np.ndarray):
+            if array.shape != shape or array.dtype != self._dtypes[index]:
+                raise self._mismatch(index, array.shape, array.dtype)
+            if self._on_cpu:
+                return self._wrap(array, index)
+            return tvm.runtime.tensor(np.ascontiguousarray(array), self._dev)
+        if hasattr(array, "__dlpack__"):
             try:
-                tensor = tvm.runtime.from_dlpack(array)  # zero-copy where TVM accepts it
-            except (RuntimeError, ValueError):  # e.g. not 64-byte aligned: copy it instead
-                array = np.from_dlpack(array)
-        if tensor is not None:
-            got = (tuple(tensor.shape), str(tensor.dtype))
-        else:
-            array = np.ascontiguousarray(array)
-            tensor, got = None, (array.shape, str(array.dtype))
-        if got != (shape, dtype):
-            raise PackageError(
-                f"{self.key}: input {index} must be {dtype}{list(shape)}, got {got[1]}{list(got[0])}"
-            )
-        if tensor is not None and tensor.device == self._dev:
-            return tensor
-        return tvm.runtime.tensor(array if tensor is None else tensor.numpy(), self._dev)
+                tensor = tvm_ffi.from_dlpack(array)
+            except (RuntimeError, ValueError, TypeError, BufferError):
+                return self._argument(index, np.asarray(array))
+            if (tuple(tensor.shape), str(tensor.dtype)) != (shape, dtype):
+                raise self._mismatch(index, tuple(tensor.shape), tensor.dtype)
+            if tensor.device == self._dev and _fits(tensor, self._align[index]):
+                return tensor
+            return self._argument(index, np.from_dlpack(array) if self._on_cpu else tensor.numpy())
+        return self._argument(index, np.asarray(array, dtype=self._dtypes[index]))
+
+    def _wrap(self, array: np.ndarray, index: int):
+        """A NumPy array as a TVM tensor, without a copy where its layout allows."""
+        try:
+            return tvm_ffi.from_dlpack(array, require_alignment=self._align[index],
+                                       require_contiguous=True)
+        except (RuntimeError, ValueError, BufferError):
+            staged = _aligned_empty(array.shape, array.dtype, self._align[index])
+            staged[...] = array
+            return tvm_ffi.from_dlpack(staged, require_alignment=self._align[index])
+
+    def _new_output(self) -> tuple[Any, Any]:
+        """A new output array (NumPy on a CPU, a TVM tensor on a GPU) and its tensor."""
+        shape, dtype = self.output
+        if not self._on_cpu:
+            tensor = tvm.runtime.empty(shape, dtype, self._dev)
+            return tensor, tensor
+        array = np.empty(shape, dtype)
+        try:
+            return array, tvm_ffi.from_dlpack(array, require_alignment=self._align[-1])
+        except (RuntimeError, ValueError, BufferError):  # NumPy's memory is not aligned enough
+            array = _aligned_empty(shape, dtype, self._align[-1])
+            return array, tvm_ffi.from_dlpack(array, require_alignment=self._align[-1])
+
+    def _wrap_out(self, out: Any) -> tuple[Any, bool]:
+        """The tensor the kernel writes for ``out``, and whether it must be copied into it."""
+        shape = self.output[0]
+        if isinstance(out, np.ndarray):
+            if out.shape != shape or out.dtype != self._dtypes[-1]:
+                raise self._mismatch(-1, out.shape, out.dtype)
+            if not out.flags.writeable:
+                raise PackageError(f"{self.key}: out is a read-only array")
+            if self._on_cpu:
+                try:
+                    return tvm_ffi.from_dlpack(out, require_alignment=self._align[-1],
+                                               require_contiguous=True), False
+                except (RuntimeError, ValueError, BufferError):
+                    pass
+            return self._new_output()[1], True
+        tensor = tvm_ffi.from_dlpack(out)
+        if (tuple(tensor.shape), str(tensor.dtype)) != (shape, self.output[1]):
+            raise self._mismatch(-1, tuple(tensor.shape), tensor.dtype)
+        if tensor.device != self._dev or not _fits(tensor, self._align[-1]):
+            raise PackageError(f"{self.key}: out must be a contiguous tensor on {self._dev}, "
+                               f"aligned to {self._align[-1]} bytes")
+        return tensor, False
+
+    def _mismatch(self, index: int, shape, dtype) -> PackageError:
+        want, what = (self.output, "out") if index < 0 else (self.inputs[index], f"input {index}")
+        return PackageError(f"{self.key}: {what} must be {want[1]}{list(want[0])}, "
+                            f"got {dtype}{list(shape)}")
+
+
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+def data_address(tensor) -> int:
+    """Address of a TVM tensor's first element."""
+    pointer = tensor.data_ptr  # a method on tvm.runtime.Tensor, a property on tvm_ffi's
+    return int(pointer() if callable(pointer) else pointer)
+
+
+def _fits(tensor, alignment: int) -> bool:
+    """Whether a DLPack tensor is compact and aligned as a kernel argument must be."""
+    return tensor.is_contiguous() and data_address(tensor) % alignment == 0
+
+
+def _aligned_empty(shape: tuple, dtype: str, alignment: int) -> np.ndarray:
+    """An uninitialised C-contiguous NumPy array whose data start on an ``alignment`` boundary."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
+    skip = -_address(raw) % alignment
+    return raw[skip: skip + count * dtype.itemsize].view(dtype).reshape(shape)
 
 
 class Package:
@@ -79,7 +182,9 @@ class Package:
     def __init__(self, path: Path, manifest: dict, module, dev) -> None:
         self.path = path
         self.manifest = manifest
-        self.kernels = {e["key"]: Kernel(module[e["symbol"]], e, dev) for e in manifest["kernels"]}
+        alignment = int(manifest.get("input_alignment", 64))
+        self.kernels = {e["key"]: Kernel(module[e["symbol"]], e, dev, alignment)
+                        for e in manifest["kernels"]}
 
     def __getitem__(self, key: str) -> Kernel:
         try:

@@ -1,8 +1,9 @@
 """The machine's ceilings, measured in the same run: float32 GEMM rate and memory bandwidth.
 
-Peak compute: a large SGEMM through the fastest BLAS at hand (NumPy's, and PyTorch's when
-loaded); a hand-written kernel may beat it, so a roofline fraction above 1 means "faster
-than the vendor SGEMM rate", not faster than the FMA units. Peak bandwidth: STREAM-style copy and
+Peak compute: a large SGEMM through the fastest library at hand (NumPy's BLAS, ONNX
+Runtime's MLAS, and PyTorch's when loaded); a hand-written kernel may beat it, so a roofline
+fraction above 1 means "faster than the vendor SGEMM rate", not faster than the FMA units
+(``isa_peak`` gives that bound). Peak bandwidth: STREAM-style copy and
 triad kernels built with TVM (parallel, vectorised), on arrays far larger than the caches,
 counting bytes as STREAM does (copy 8 B, triad 12 B per float32 element). Both use the same
 protocol and thread count as every other measurement.
@@ -60,6 +61,9 @@ def measure_peaks(
         ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
         rates["torch"] = measure(
             Prepared([lambda: torch.matmul(ta, tb, out=tout)], lambda i: out), protocol).median
+    mlas = _onnxruntime_sgemm(a, b, out, protocol)
+    if mlas is not None:
+        rates["onnxruntime"] = mlas
     sgemm_library = min(rates, key=rates.get)
     elements = max(1 << 24, last_level_cache_bytes())  # per array: 4x the LLC, 64 MiB at least
     copy_s, triad_s = _stream(target, elements, protocol)
@@ -73,6 +77,22 @@ def measure_peaks(
         copy_gbps=copy,
         triad_gbps=triad,
     )
+
+
+def _onnxruntime_sgemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
+                       protocol: Protocol) -> float | None:
+    """Seconds of ONNX Runtime's MatMul (MLAS) on ``a @ b``, or None without ONNX Runtime."""
+    try:
+        from .baselines.onnxruntime_cpu import OnnxRuntimeBaseline  # pylint: disable=import-outside-toplevel
+        from .workload import Workload  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    baseline = OnnxRuntimeBaseline()
+    if baseline.unavailable():
+        return None
+    wl = Workload("gemm", m=a.shape[0], n=b.shape[1], k=a.shape[1])
+    prepared = baseline.prepare(wl, [[a, b]])
+    return measure(prepared, protocol).median
 
 
 def _stream(target: tvm.target.Target, n: int, protocol: Protocol) -> tuple[float, float]:

@@ -123,6 +123,10 @@ def summary_rows(results: pd.DataFrame) -> pd.DataFrame:
         t = tuned.iloc[0] if not tuned.empty else None
         untuned = grp.loc[grp["implementation"] == UNTUNED, "median_us"]
         nan = math.nan
+
+        def value(row, column):
+            return float(row[column]) if row is not None and column in row else nan
+
         rows.append({
             "workload": key,
             "kernel": grp["kernel"].iloc[0],
@@ -132,6 +136,10 @@ def summary_rows(results: pd.DataFrame) -> pd.DataFrame:
             "baseline_us": float(best["median_us"]) if best is not None else nan,
             "speedup": float(t["speedup_vs_best_baseline"]) if t is not None else nan,
             "roofline_fraction": float(t["roofline_fraction"]) if t is not None else nan,
+            "call_overhead_us": value(t, "call_overhead_us"),
+            "isa_peak_fraction": value(t, "isa_peak_fraction"),
+            "baseline_roofline_fraction": value(best, "roofline_fraction"),
+            "baseline_isa_peak_fraction": value(best, "isa_peak_fraction"),
             "validated": _truthy(t["validated"]) if t is not None else None,
             "correct": _truthy(t["correct"]) if t is not None else None,
             "variant": _variant_kernel(t),
@@ -210,15 +218,21 @@ def _suite_summaries(results: pd.DataFrame) -> list[str]:
 
 
 def _workload_table(summary: pd.DataFrame) -> str:
-    header = ["Workload", "Kernel", "Tuned median (µs)", "Best baseline",
-              "Baseline median (µs)", "Speedup", "Roofline fraction", "Validated", "Correct"]
+    header = ["Workload", "Kernel", "Tuned median (µs)", "Call overhead (µs)", "Best baseline",
+              "Baseline median (µs)", "Speedup", "Tuned / baseline roofline",
+              "Tuned / baseline ISA peak", "Validated", "Correct"]
+
+    def pair(a: float, b: float) -> str:
+        return f"{_fmt_num(100 * a, 0, '%')} / {_fmt_num(100 * b, 0, '%')}"
+
     rows = [[f"`{r.workload}`",
              f"{r.kernel} (as {r.variant})" if isinstance(r.variant, str) else r.kernel,
-             _fmt_us(r.tuned_us), r.baseline or "—",
+             _fmt_us(r.tuned_us), _fmt_num(r.call_overhead_us, 1), r.baseline or "—",
              _fmt_us(r.baseline_us), _fmt_num(r.speedup, 2, "x"),
-             _fmt_num(100 * r.roofline_fraction, 1, "%"), _yes_no(r.validated),
+             pair(r.roofline_fraction, r.baseline_roofline_fraction),
+             pair(r.isa_peak_fraction, r.baseline_isa_peak_fraction), _yes_no(r.validated),
              _yes_no(r.correct)] for r in summary.itertuples()]
-    numeric = [False, False, True, False, True, True, True, False, False]
+    numeric = [False, False, True, True, False, True, True, True, True, False, False]
     return markdown_table(header, rows, numeric)
 
 
@@ -274,12 +288,22 @@ def _header_lines(results: pd.DataFrame) -> list[str]:
         f"- Threads: {_meta(results, 'threads')}",
         f"- Date: {_meta(results, 'date')}",
         f"- Measured peaks: {peak_line}",
+        *_isa_line(results),
         *_tuning_time_line(results),
         "",
         "Command that produced these results:",
         "",
         _fence(commands or "unknown"),
     ]
+
+
+def _isa_line(results: pd.DataFrame) -> list[str]:
+    """The theoretical peak, when the table has it."""
+    if "isa_peak_gflops" not in results or not (results["isa_peak_gflops"] > 0).any():
+        return []
+    source = _meta(results, "isa_peak_source") if "isa_peak_source" in results else ""
+    return [f"- ISA peak: {positive_value(results, 'isa_peak_gflops'):,.1f} GFLOP/s float32"
+            + (f" ({source})" if source else "")]
 
 
 def _tuning_time_line(results: pd.DataFrame) -> list[str]:
@@ -346,8 +370,11 @@ def write_report(results: Table, out_dir: str | Path, curves: Table | None = Non
         "",
         _workload_table(summary),
         "",
-        "Speedup: best baseline median / tuned median. Roofline fraction: tuned GFLOP/s "
-        "over min(peak GFLOP/s, intensity × peak GB/s).",
+        "Speedup: best baseline median / tuned median. The tuned median is the package "
+        "call a user makes (NumPy arrays in, a new NumPy array out); the call overhead is "
+        "that minus the bare kernel on tensors made once. Roofline: GFLOP/s over "
+        "min(measured peak GFLOP/s, intensity × measured peak GB/s). ISA peak: GFLOP/s "
+        "over the theoretical float32 peak.",
         "",
         "## Figures",
         "",

@@ -18,6 +18,7 @@ def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
 class Conv2d(KernelTemplate):
     name = "conv2d"
     doc = "Y[n,k,y,x] = sum X[n,c,y*s+r*d-p,x*s+q*d-p] * W[k,c/g,r,q] (NCHW, OIHW, groups)"
+    weights = (1,)
     params = (
         Param("n", "int", 1, "batch"),
         Param("c", "int", None, "input channels"),

@@ -32,7 +32,7 @@ def test_baseline_matches_reference(name, kernel, params):
 
 
 def test_cpu_baselines_and_unknown_names():
-    assert {b.name for b in baselines_for("cpu")} == {"numpy", "torch"}
+    assert {b.name for b in baselines_for("cpu")} == {"numpy", "torch", "onnxruntime"}
     assert {b.name for b in baselines_for("cuda")} == {"cupy", "cudnn"}
     assert [b.name for b in baselines_for("cpu", ["numpy"])] == ["numpy"]
     with pytest.raises(AutotuneError, match="unknown baseline.*cudnnn"):

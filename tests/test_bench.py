@@ -67,11 +67,15 @@ def test_bench_table_reuses_the_log(tuned, cpu, tmp_path):
                 progress=False)
     assert trials_done(result_path) == before  # budget already met: nothing re-tuned
     table = out.results
-    assert set(table["implementation"]) == {"tvm-tuned", "tvm-untuned", "numpy", "torch"}
+    assert set(table["implementation"]) == {"tvm-tuned", "tvm-untuned", "numpy", "torch",
+                                            "onnxruntime"}
     for column in ("median_us", "min_us", "max_us", "spread", "gflops", "gbps", "intensity",
                    "roofline_gflops", "roofline_fraction", "speedup_vs_numpy", "speedup_vs_torch",
-                   "speedup_vs_best_baseline", "validated", "trials", "tuning_s", "tvm_version",
-                   "target", "host", "threads", "date", "peak_gflops", "peak_gbps", "command"):
+                   "speedup_vs_onnxruntime", "speedup_vs_best_baseline", "validated", "trials",
+                   "tuning_s", "tvm_version", "target", "host", "threads", "date",
+                   "peak_gflops", "peak_gbps", "command", "kernel_us", "call_overhead_us",
+                   "timed", "weights", "peak_fraction", "bandwidth_fraction",
+                   "isa_peak_gflops", "isa_peak_fraction"):
         assert column in table, column
     timed = table[table["correct"]]
     assert (timed["min_us"] <= timed["median_us"]).all() and (timed["median_us"] <= timed["max_us"]).all()
@@ -82,13 +86,25 @@ def test_bench_table_reuses_the_log(tuned, cpu, tmp_path):
     assert conv.loc["tvm-tuned", "speedup_vs_numpy"] == pytest.approx(
         conv.loc["numpy", "median_us"] / conv.loc["tvm-tuned", "median_us"])
     assert conv.loc["numpy", "speedup_vs_numpy"] == pytest.approx(1.0)
-    best = min(conv.loc["numpy", "median_us"], conv.loc["torch", "median_us"])
+    best = min(conv.loc[b, "median_us"] for b in ("numpy", "torch", "onnxruntime"))
     assert conv.loc["tvm-untuned", "speedup_vs_best_baseline"] == pytest.approx(
         best / conv.loc["tvm-untuned", "median_us"])
     untuned_add = table[(table["kernel"] == "add") & (table["implementation"] == "tvm-tuned")]
     assert not untuned_add["correct"].item() and math.isnan(untuned_add["median_us"].item())
     assert (table["threads"] == cpu.attrs["num-cores"]).all()
     assert table["peak_gflops"].iloc[0] > 1 and table["peak_gbps"].iloc[0] > 1
+    # TVM's rows are the package call; the bare kernel and the difference beside it.
+    for impl in ("tvm-tuned", "tvm-untuned"):
+        row = conv.loc[impl]
+        assert row["timed"].startswith("package call") and row["kernel_us"] > 0
+        assert row["call_overhead_us"] == pytest.approx(row["median_us"] - row["kernel_us"])
+    assert conv.loc["onnxruntime", "weights"] == "constant"
+    assert conv.loc["numpy", "weights"] == "per call" and math.isnan(conv.loc["numpy", "kernel_us"])
+    timed_rows = table[table["correct"]]
+    assert timed_rows["peak_fraction"].to_numpy() == pytest.approx(
+        (timed_rows["gflops"] / timed_rows["peak_gflops"]).to_numpy())
+    assert (timed_rows["isa_peak_fraction"] < timed_rows["peak_fraction"] * 10).all()
+    assert (table["isa_peak_gflops"] > table["peak_gflops"] * 0.5).all()
 
     curves = out.curves[out.curves["workload"] == wl.key]
     assert list(curves["trial"]) == list(range(1, before + 1))

@@ -111,7 +111,7 @@ def test_write_report(tmp_path):
                  "2025-06-01T12:00:00", "150.0 GFLOP/s", "40.0 GB/s", "Threads: 2"):
         assert fact in text, fact
     # The gemm row: best baseline torch at 11.0 µs, speedup 11.0 / 9.5.
-    assert re.search(r"\| `gemm-m64-n65-k66-float32` \| gemm \| 9\.50 \| torch \| 11\.0 \| "
+    assert re.search(r"\| `gemm-m64-n65-k66-float32` \| gemm \| 9\.50 \| — \| torch \| 11\.0 \| "
                      r"1\.16x \|", text)
 
 
@@ -119,9 +119,17 @@ def test_report_names_the_layout_variant_that_won(tmp_path):
     results = make_results().assign(variant="")
     conv = (results["kernel"] == "conv2d") & (results["implementation"] == "tvm-tuned")
     results.loc[conv, "variant"] = WORKLOADS[0][0].replace("conv2d-", "conv2d_nhwc-")
+    results["call_overhead_us"] = np.where(results["implementation"] == "tvm-tuned", 2.5, np.nan)
+    results["isa_peak_gflops"] = 300.0
+    results["isa_peak_fraction"] = results["gflops"] / 300.0
     text = write_report(results, tmp_path / "out").read_text()
-    assert f"| `{WORKLOADS[0][0]}` | conv2d (as conv2d_nhwc) | 180 |" in text
-    assert "| `gemm-m64-n65-k66-float32` | gemm | 9.50 |" in text
+    assert f"| `{WORKLOADS[0][0]}` | conv2d (as conv2d_nhwc) | 180 | 2.5 |" in text
+    assert "| `gemm-m64-n65-k66-float32` | gemm | 9.50 | 2.5 |" in text
+    assert "- ISA peak: 300.0 GFLOP/s float32" in text
+    gemm = results[(results["kernel"] == "gemm") & (results["implementation"] == "tvm-tuned")]
+    torch = results[(results["kernel"] == "gemm") & (results["implementation"] == "torch")]
+    isa = f"{100 * gemm['isa_peak_fraction'].item():.0f}% / {100 * torch['isa_peak_fraction'].item():.0f}%"
+    assert isa in text.split("`gemm-m64-n65-k66-float32`")[1].split("\n")[0]
 
 
 def test_write_report_from_files_without_curves(tmp_path):

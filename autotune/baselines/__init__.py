@@ -7,10 +7,12 @@ from .base import Baseline
 from .cudnn_gpu import CudnnBaseline
 from .cupy_gpu import CupyBaseline
 from .numpy_cpu import NumpyBaseline
+from .onnxruntime_cpu import OnnxRuntimeBaseline
 from .torch_cpu import TorchBaseline
 
 BASELINES: dict[str, Baseline] = {
-    b.name: b for b in (NumpyBaseline(), TorchBaseline(), CupyBaseline(), CudnnBaseline())
+    b.name: b for b in (NumpyBaseline(), TorchBaseline(), OnnxRuntimeBaseline(), CupyBaseline(),
+                        CudnnBaseline())
 }
 
 

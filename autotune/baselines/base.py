@@ -24,6 +24,10 @@ class Baseline(ABC):
     def supports(self, workload: Workload) -> bool:
         return workload.kernel in self.kernels
 
+    def constant_weights(self, workload: Workload) -> bool:
+        """Whether the library gets the weights once, before timing, rather than every call."""
+        return False
+
     @abstractmethod
     def prepare(self, workload: Workload, sets: list[list[np.ndarray]]) -> Prepared:
         """Bind the library's implementation of ``workload`` to the input sets."""

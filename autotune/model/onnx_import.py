@@ -62,7 +62,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
     try:
         import onnx  # pylint: disable=import-outside-toplevel
     except ImportError:
-        raise ModelError("ONNX models need the onnx package: pip install 'autotune[onnx]'") from None
+        raise ModelError("ONNX models need the onnx package: pip install onnx") from None
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"no ONNX model at {path}")

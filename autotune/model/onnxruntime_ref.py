@@ -12,7 +12,7 @@ def unavailable() -> str | None:
     try:
         import onnxruntime  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     except ImportError:
-        return "onnxruntime is not installed (pip install 'autotune[onnx]')"
+        return "onnxruntime is not installed (pip install onnx onnxruntime)"
     return None
 
 

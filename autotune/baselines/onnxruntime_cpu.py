@@ -1,0 +1,118 @@
+"""ONNX Runtime on the CPU (its CPU provider, MLAS kernels): the library a user deploys.
+
+Each workload is a small ONNX model built in memory: ``Conv``, ``MatMul``, ``Add``,
+``Mul`` + ``Add`` (fma), ``ReduceSum``, ``Softmax``. Sessions run with ONNX Runtime's
+default graph optimizations (which include its NCHWc layout transformer for convolutions),
+the target's thread count for intra-op work and one inter-op thread. A convolution's
+weights are constant initializers, as in a deployed model, so ONNX Runtime packs them once
+when the session is made: one session per distinct weight array (the measurement's input
+sets share one; separate sessions' spinning thread pools would compete for the cores).
+Inputs and the preallocated outputs are bound to the session without copies
+(``run_with_iobinding``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ..measure import Prepared
+from ..threads import tvm_threads
+from ..workload import Workload
+from .base import Baseline
+
+OPSET = 17
+OUTPUT = "out"
+
+
+class OnnxRuntimeBaseline(Baseline):
+    name = "onnxruntime"
+    device = "cpu"
+    kernels = frozenset({"conv2d", "gemm", "add", "fma", "sum", "softmax"})
+
+    def unavailable(self) -> str | None:
+        try:
+            import onnx  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+            import onnxruntime  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        except ImportError as err:
+            return f"ONNX Runtime cannot be imported ({err}); pip install onnx onnxruntime"
+        return None
+
+    def constant_weights(self, workload: Workload) -> bool:
+        return workload.kernel == "conv2d"
+
+    def prepare(self, workload: Workload, sets: list[list[np.ndarray]]) -> Prepared:
+        import onnxruntime as ort  # pylint: disable=import-outside-toplevel
+
+        spec = workload.output_spec
+        outs = [np.empty(spec.shape, spec.dtype) for _ in sets]
+        constant = self.constant_weights(workload)
+        sessions: dict[int, object] = {}
+        bindings = []
+        for inputs, out in zip(sets, outs):
+            weights = inputs[1] if constant else None
+            if id(weights) not in sessions:
+                sessions[id(weights)] = session(model_bytes(workload, weights), tvm_threads())
+            sess = sessions[id(weights)]
+            feeds = inputs[:1] if constant else inputs
+            binding = sess.io_binding()
+            for name, array in zip(input_names(workload), feeds):
+                binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array))
+            binding.bind_ortvalue_output(OUTPUT, ort.OrtValue.ortvalue_from_numpy(out))
+            bindings.append((sess, binding))
+        return Prepared(
+            calls=[partial(s.run_with_iobinding, b) for s, b in bindings],
+            output=lambda i: outs[i],
+        )
+
+
+def session(model: bytes, threads: int):
+    """A CPU-provider inference session on ``threads`` intra-op threads."""
+    import onnxruntime as ort  # pylint: disable=import-outside-toplevel
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # warnings about unused initializers and the like: off
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def input_names(workload: Workload) -> list[str]:
+    """The graph inputs fed at run time (a conv's weights are an initializer instead)."""
+    return {"conv2d": ["x"], "gemm": ["a", "b"], "add": ["x", "y"], "fma": ["a", "x", "y"],
+            "sum": ["x"], "softmax": ["x"]}[workload.kernel]
+
+
+def model_bytes(workload: Workload, weights: np.ndarray | None) -> bytes:
+    """The serialised one-operator ONNX model of ``workload`` (output ``out``)."""
+    from onnx import TensorProto, helper, numpy_helper  # pylint: disable=import-outside-toplevel
+
+    p = workload.params
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(p["dtype"]))
+    specs = workload.input_specs
+    names = input_names(workload)
+    inputs = [helper.make_tensor_value_info(n, elem, list(s.shape)) for n, s in zip(names, specs)]
+    output = helper.make_tensor_value_info(OUTPUT, elem, list(workload.output_spec.shape))
+    initializers = []
+    if workload.kernel == "conv2d":
+        (ph, pw) = p["padding"]
+        nodes = [helper.make_node(
+            "Conv", ["x", "w"], [OUTPUT], kernel_shape=[p["kh"], p["kw"]],
+            strides=list(p["stride"]), pads=[ph, pw, ph, pw], dilations=list(p["dilation"]),
+            group=p["groups"])]
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(weights), "w"))
+    elif workload.kernel == "fma":
+        nodes = [helper.make_node("Mul", ["a", "x"], ["ax"]), helper.make_node("Add", ["ax", "y"], [OUTPUT])]
+    elif workload.kernel == "sum":
+        initializers.append(numpy_helper.from_array(np.array([0], np.int64), "axes"))
+        nodes = [helper.make_node("ReduceSum", ["x", "axes"], [OUTPUT], keepdims=1)]
+    elif workload.kernel == "softmax":
+        nodes = [helper.make_node("Softmax", ["x"], [OUTPUT], axis=1)]
+    else:
+        op = {"gemm": "MatMul", "add": "Add"}[workload.kernel]
+        nodes = [helper.make_node(op, names, [OUTPUT])]
+    graph = helper.make_graph(nodes, workload.symbol, inputs, [output], initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8  # readable by every ONNX Runtime since 1.10
+    return model.SerializeToString()

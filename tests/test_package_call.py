@@ -1,0 +1,143 @@
+"""A package kernel's call path: what is copied and what is not, out=, misaligned memory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tvm
+
+import autotune
+from autotune.alignment import compile_kernels
+from autotune.errors import PackageError
+from autotune.package import data_address, load_package
+
+# A vector op and a conv, exported with TVM's default schedules: no tuning needed.
+ADD = autotune.Workload("add", n=1 << 12)
+CONV = autotune.Workload("conv2d", c=5, h=9, w=7, k=3, kh=3, kw=2, stride=2, padding=1)
+
+
+class Spy:
+    """Stands in for the exported function: records the data address of every argument."""
+
+    def __init__(self, func) -> None:
+        self.func, self.addresses = func, []
+
+    def __call__(self, *tensors):
+        self.addresses = [data_address(t) for t in tensors]
+        return self.func(*tensors)
+
+
+def address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+def misaligned(array: np.ndarray, offset_bytes: int) -> np.ndarray:
+    """A C-contiguous copy of ``array`` whose data start ``offset_bytes`` past 64 bytes."""
+    raw = np.empty(array.nbytes + 128, np.uint8)
+    start = -address(raw) % 64 + offset_bytes
+    view = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    view[...] = array
+    assert address(view) % 64 == offset_bytes and view.flags.c_contiguous
+    return view
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory, cpu):
+    out = tmp_path_factory.mktemp("pkg")
+    autotune.export([ADD, CONV], cpu, tmp_path_factory.mktemp("nologs"), out, fallback="default")
+    return out
+
+
+def spied(package_dir, key):
+    kernel = load_package(package_dir)[key]
+    kernel._func = Spy(kernel._func)  # pylint: disable=protected-access
+    return kernel, kernel._func  # pylint: disable=protected-access
+
+
+def test_contiguous_inputs_are_not_copied_at_any_element_alignment(package):
+    kernel, spy = spied(package, ADD.key)
+    x, y = ADD.make_inputs()
+    for offset in (0, 4, 16, 52):  # 64-byte aligned, float-aligned only, NumPy-like, odd
+        xs, ys = misaligned(x, offset), misaligned(y, (offset + 8) % 64)
+        result = kernel(xs, ys)
+        assert spy.addresses[:2] == [address(xs), address(ys)]
+        assert ADD.check(result, [x, y]) is None
+
+
+def test_strided_and_foreign_inputs_are_copied_and_still_correct(package):
+    kernel, spy = spied(package, CONV.key)
+    x, w = CONV.make_inputs()
+    wide = np.zeros((*x.shape[:-1], 2 * x.shape[-1]), x.dtype)
+    wide[..., ::2] = x
+    strided = wide[..., ::2]
+    assert not strided.flags.c_contiguous
+    result = kernel(strided, w.tolist())  # a view with a step, and a plain list
+    assert spy.addresses[0] != address(strided)
+    assert CONV.check(result, [x, w]) is None
+
+
+def test_out_is_written_in_place_or_copied_into(package):
+    kernel, spy = spied(package, CONV.key)
+    x, w = CONV.make_inputs()
+    out = np.full(CONV.output_spec.shape, np.nan, "float32")
+    assert kernel(x, w, out=out) is out
+    assert spy.addresses[-1] == address(out)
+    assert CONV.check(out, [x, w]) is None
+    # A strided out gets the result copied in.
+    wide = np.full((*out.shape[:-1], 2 * out.shape[-1]), np.nan, "float32")
+    view = wide[..., ::2]
+    assert kernel(x, w, out=view) is view
+    assert CONV.check(np.ascontiguousarray(view), [x, w]) is None
+    assert np.isnan(wide[..., 1::2]).all()  # nothing written beside it
+    with pytest.raises(PackageError, match=r"out must be float32\[1, 3, 5, 4\]"):
+        kernel(x, w, out=np.zeros((1, 3, 5, 5), "float32"))
+    with pytest.raises(PackageError, match="read-only"):
+        out.flags.writeable = False
+        kernel(x, w, out=out)
+
+
+def test_dlpack_inputs_are_not_copied(package):
+    torch = pytest.importorskip("torch")
+    kernel, spy = spied(package, ADD.key)
+    x, y = (torch.from_numpy(a) for a in ADD.make_inputs())
+    out = torch.empty(ADD.output_spec.shape)
+    assert kernel(x, y, out=out) is out
+    assert spy.addresses == [x.data_ptr(), y.data_ptr(), out.data_ptr()]
+    assert ADD.check(out.numpy(), [x.numpy(), y.numpy()]) is None
+
+
+def test_a_package_without_input_alignment_copies_misaligned_inputs(package, tmp_path):
+    """Packages written before kernels took element alignment need 64-byte aligned memory."""
+    manifest = json.loads((package / "manifest.json").read_text())
+    del manifest["input_alignment"]
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / manifest["library"]).write_bytes((package / manifest["library"]).read_bytes())
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    kernel, spy = spied(old, ADD.key)
+    x, y = ADD.make_inputs()
+    xs, ys = misaligned(x, 16), misaligned(y, 0)
+    result = kernel(xs, ys)
+    assert spy.addresses[0] != address(xs) and spy.addresses[0] % 64 == 0
+    assert spy.addresses[1] == address(ys)
+    assert spy.addresses[2] % 64 == 0
+    assert ADD.check(result, [x, y]) is None
+
+
+def test_vectorised_kernel_runs_on_misaligned_memory(cpu):
+    """A 16-lane vectorised loop, compiled as packages are, on arrays 4 bytes past 64."""
+    sch = tvm.s_tir.Schedule(ADD.module())
+    (loop,) = sch.get_loops(sch.get_sblock("add"))
+    outer, inner = sch.split(loop, [None, 16])
+    sch.vectorize(inner)
+    sch.parallel(outer)
+    func = compile_kernels(sch.mod, cpu).jit()["main"]
+    entry = {"key": ADD.key, "inputs": [s.to_json() for s in ADD.input_specs],
+             "output": ADD.output_spec.to_json()}
+    kernel = autotune.package.Kernel(func, entry, tvm.cpu(), alignment=0)
+    x, y = ADD.make_inputs()
+    out = misaligned(np.zeros_like(x), 4)
+    kernel(misaligned(x, 4), misaligned(y, 36), out=out)
+    assert ADD.check(out, [x, y]) is None
