@@ -12,14 +12,14 @@ from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
 @derived_object
 class ProgressBar(PyMeasureCallback):
-    """Shows trials done, elapsed and ETA, best latency, GFLOP/s and speedup over NumPy so far,
-    and failed candidates."""
+    """Shows trials done, elapsed and ETA, best latency, GFLOP/s and speedup so far over a
+    library's time (``reference``: its name and seconds), and failed candidates."""
 
     def __init__(self, total: int | None, flops: float | None, label: str, disable: bool = False,
-                 numpy_s: float | None = None) -> None:
+                 reference: tuple[str, float] | None = None) -> None:
         super().__init__()
         self.flops = flops
-        self.numpy_s = numpy_s
+        self.reference = reference
         self.best = math.inf
         self.failed = 0
         self.bar = tqdm(total=total, desc=label, unit="trial", disable=disable, dynamic_ncols=True)
@@ -35,8 +35,9 @@ class ProgressBar(PyMeasureCallback):
             postfix = {"best": f"{self.best * 1e6:.1f}us"}
             if self.flops:  # one workload; the best of several tasks has no single rate
                 postfix["gflops"] = f"{self.flops / self.best / 1e9:.2f}"
-            if self.numpy_s:
-                postfix["vs_numpy"] = f"{self.numpy_s / self.best:.2f}x"
+            if self.reference:
+                name, seconds = self.reference
+                postfix[f"vs_{name}"] = f"{seconds / self.best:.2f}x"
             self.bar.set_postfix(postfix | {"failed": self.failed})
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 
-from .baselines.numpy_cpu import NumpyBaseline
+from .baselines import baselines_for
 from .budget import parse_duration
 from .build import compile_module, prepare_module, protocol_for
 from .builder import WarmBuilder
@@ -228,10 +228,10 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     for entry in entries:
         entry.database()  # set aside damaged lines before MetaSchedule reads the files
     total = trials if trials != UNLIMITED else None
-    if len(entries) == 1:  # GFLOP/s and speedup over NumPy mean something for one workload
+    if len(entries) == 1:  # GFLOP/s and a speedup mean something for one workload
         wl = entries[0].workload
-        numpy_s = _numpy_seconds(wl) if progress else None
-        bar = ProgressBar(total, wl.flops, wl.key, disable=not progress, numpy_s=numpy_s)
+        reference = _fastest_library(wl, entries[0].target) if progress else None
+        bar = ProgressBar(total, wl.flops, wl.key, disable=not progress, reference=reference)
         work_dir = entries[0].path
     else:
         bar = ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
@@ -300,13 +300,21 @@ class _PerTask(PyMeasureCallback):
                                       builder_results, runner_results)
 
 
-def _numpy_seconds(wl: Workload) -> float | None:
-    """A quick NumPy time for the progress bar's running speedup (not a benchmark)."""
-    try:
-        quick = Protocol(repeat=3, min_sample_s=0.005, warmup_s=0.0, max_sets=1)
-        return measure(NumpyBaseline().prepare(wl, input_sets(wl, 1)), quick).median
-    except Exception:  # the bar goes on without it
+def _fastest_library(wl: Workload, target: tvm.target.Target) -> tuple[str, float] | None:
+    """The fastest CPU library's name and quick time, for the progress bar's running
+    speedup (not a benchmark: ``bench`` times them properly); None on GPUs."""
+    if target.kind.name != "llvm":
         return None
+    quick = Protocol(repeat=3, min_sample_s=0.005, warmup_s=0.0, max_sets=1)
+    times = {}
+    for baseline in baselines_for("cpu"):
+        if baseline.unavailable() or not baseline.supports(wl):
+            continue
+        try:
+            times[baseline.name] = measure(baseline.prepare(wl, input_sets(wl, 1)), quick).median
+        except Exception:  # pylint: disable=broad-except  # the bar goes on without it
+            continue
+    return min(times.items(), key=lambda item: item[1]) if times else None
 
 
 def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:
