@@ -102,8 +102,9 @@ def prepare_call(
 ) -> Prepared:
     """Bind a compiled kernel to input sets the way a package's user calls it.
 
-    On a CPU: ``Kernel.__call__`` on the NumPy input arrays, a new NumPy output each call.
-    On a GPU: the same call on device tensors (DLPack), writing into a device ``out``.
+    ``Kernel.__call__`` on the NumPy input arrays (on a GPU: device tensors, through DLPack),
+    writing into a preallocated ``out=``, as the libraries it is compared with write into
+    theirs (a new output array each call adds the allocation: ``scripts/bench_call.py``).
     """
     from .package import Kernel  # pylint: disable=import-outside-toplevel
 
@@ -111,19 +112,15 @@ def prepare_call(
     entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
              "output": workload.output_spec.to_json()}
     kernel = Kernel(rt_mod["main"], entry, dev, input_alignment(target))
-    if target.kind.name == "llvm":
-        results: list[np.ndarray | None] = [None] * len(sets)
-
-        def call(i: int) -> None:
-            results[i] = kernel(*sets[i])
-
-        return Prepared(calls=[partial(call, i) for i in range(len(sets))],
-                        output=lambda i: results[i], clock=device_clock(dev))
     spec = workload.output_spec
-    args = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
-    outs = [tvm.runtime.empty(spec.shape, spec.dtype, dev) for _ in sets]
+    if target.kind.name == "llvm":
+        args, outs = sets, [np.empty(spec.shape, spec.dtype) for _ in sets]
+    else:
+        args = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
+        outs = [tvm.runtime.empty(spec.shape, spec.dtype, dev) for _ in sets]
     return Prepared(calls=[partial(kernel, *a, out=o) for a, o in zip(args, outs)],
-                    output=lambda i: outs[i].numpy(), clock=device_clock(dev))
+                    output=lambda i: np.asarray(outs[i]) if target.kind.name == "llvm"
+                    else outs[i].numpy(), clock=device_clock(dev))
 
 
 def prepare_module(

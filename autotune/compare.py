@@ -3,8 +3,9 @@
 Every implementation runs on the same input sets, is checked against the NumPy reference
 first (a wrong one is reported, never timed), then timed with the one protocol. TVM's
 kernels are timed as a package's user calls them (``median_us``: ``Kernel.__call__`` on
-NumPy arrays, a new output each call) and as the bare kernel on tensors made once
-(``kernel_us``); ``call_overhead_us`` is the difference.
+NumPy arrays, writing into a preallocated ``out=`` as the libraries write into theirs) and
+as the bare kernel on tensors made once (``kernel_us``); ``call_overhead_us`` is the
+difference.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .target import device_for
 from .workload import Workload
 
 
-CALL_PATH = "package call: NumPy arrays in, new NumPy array out"
+CALL_PATH = "package call: NumPy arrays in, NumPy out="
 GPU_CALL_PATH = "package call: device tensors in, device out="
 
 

@@ -371,7 +371,7 @@ def write_report(results: Table, out_dir: str | Path, curves: Table | None = Non
         _workload_table(summary),
         "",
         "Speedup: best baseline median / tuned median. The tuned median is the package "
-        "call a user makes (NumPy arrays in, a new NumPy array out); the call overhead is "
+        "call a user makes (NumPy arrays in, written into a NumPy out=); the call overhead is "
         "that minus the bare kernel on tensors made once. Roofline: GFLOP/s over "
         "min(measured peak GFLOP/s, intensity × measured peak GB/s). ISA peak: GFLOP/s "
         "over the theoretical float32 peak.",
