@@ -44,7 +44,7 @@ class IsaPeak:
 
     def describe(self) -> str:
         return (f"{self.cores} cores x {self.fma_bits_per_cycle // 32} float32 FMA lanes x 2 "
-                f"FLOP x {self.ghz:.2f} GHz ({self.clock_source}; {self.vector_bits}-bit vectors)")
+                f"FLOP x {self.ghz:.2f} GHz: {self.clock_source}, {self.vector_bits}-bit vectors")
 
 
 def vector_bits(target: tvm.target.Target) -> int:
