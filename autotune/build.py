@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tvm
@@ -13,6 +14,9 @@ from .cuda import EventClock, cupy_reason
 from .measure import Clock, Prepared, Protocol
 from .target import device_for
 from .workload import Workload
+
+if TYPE_CHECKING:
+    from .package import Kernel
 
 
 def scheduled_module(workload: Workload, record: ms.database.TuningRecord | None) -> tvm.IRModule:
@@ -97,6 +101,15 @@ class DeviceClock(Clock):
         return super().stop()
 
 
+def call_kernel(rt_mod: tvm.runtime.Module, workload: Workload, target) -> "Kernel":
+    """The compiled kernel behind a package's call path (``autotune.package.Kernel``)."""
+    from .package import Kernel  # pylint: disable=import-outside-toplevel
+
+    entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
+             "output": workload.output_spec.to_json()}
+    return Kernel(rt_mod["main"], entry, device_for(target), input_alignment(target))
+
+
 def prepare_call(
     rt_mod: tvm.runtime.Module, workload: Workload, sets: list[list[np.ndarray]], target
 ) -> Prepared:
@@ -106,21 +119,18 @@ def prepare_call(
     writing into a preallocated ``out=``, as the libraries it is compared with write into
     theirs (a new output array each call adds the allocation: ``scripts/bench_call.py``).
     """
-    from .package import Kernel  # pylint: disable=import-outside-toplevel
-
+    kernel = call_kernel(rt_mod, workload, target)
     dev = device_for(target)
-    entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
-             "output": workload.output_spec.to_json()}
-    kernel = Kernel(rt_mod["main"], entry, dev, input_alignment(target))
     spec = workload.output_spec
     if target.kind.name == "llvm":
         args, outs = sets, [np.empty(spec.shape, spec.dtype) for _ in sets]
+        output = outs.__getitem__
     else:
         args = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
         outs = [tvm.runtime.empty(spec.shape, spec.dtype, dev) for _ in sets]
+        output = lambda i: outs[i].numpy()  # noqa: E731
     return Prepared(calls=[partial(kernel, *a, out=o) for a, o in zip(args, outs)],
-                    output=lambda i: np.asarray(outs[i]) if target.kind.name == "llvm"
-                    else outs[i].numpy(), clock=device_clock(dev))
+                    output=output, clock=device_clock(dev))
 
 
 def prepare_module(

@@ -82,11 +82,9 @@ def measure_peaks(
 def _onnxruntime_sgemm(a: np.ndarray, b: np.ndarray, out: np.ndarray,
                        protocol: Protocol) -> float | None:
     """Seconds of ONNX Runtime's MatMul (MLAS) on ``a @ b``, or None without ONNX Runtime."""
-    try:
-        from .baselines.onnxruntime_cpu import OnnxRuntimeBaseline  # pylint: disable=import-outside-toplevel
-        from .workload import Workload  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return None
+    from .baselines.onnxruntime_cpu import OnnxRuntimeBaseline  # pylint: disable=import-outside-toplevel
+    from .workload import Workload  # pylint: disable=import-outside-toplevel
+
     baseline = OnnxRuntimeBaseline()
     if baseline.unavailable():
         return None

@@ -22,7 +22,6 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import tvm
 
@@ -52,18 +51,17 @@ def vectorised(wl):
 
 
 def arms(wl, target, sets):
-    from autotune.build import compile_module, prepare_call, prepare_module  # noqa: PLC0415
-    from autotune.measure import Prepared
+    from autotune.build import call_kernel, compile_module, prepare_call, prepare_module  # noqa: PLC0415
+    from autotune.measure import Prepared  # noqa: PLC0415
 
     rt_mod = compile_module(vectorised(wl), target)
     dev = tvm.cpu()
-    bare = prepare_module(rt_mod, wl, sets, dev)
-    call = prepare_call(rt_mod, wl, sets, target)
+    kernel = call_kernel(rt_mod, wl, target)
     spec = wl.output_spec
-    outs = [np.empty(spec.shape, spec.dtype) for _ in sets]
-    call_out = Prepared([partial(call_kernel(rt_mod, wl, target), *x, out=o)
-                         for x, o in zip(sets, outs)], lambda i: outs[i])
     results = [None] * len(sets)
+
+    def new_output(i):
+        results[i] = kernel(*sets[i])
 
     def copy_per_call(i):
         args = [tvm.runtime.tensor(x, dev) for x in sets[i]]
@@ -71,18 +69,12 @@ def arms(wl, target, sets):
         rt_mod["main"](*args, out)
         results[i] = out.numpy()
 
-    copied = Prepared([partial(copy_per_call, i) for i in range(len(sets))],
-                      lambda i: results[i])
-    return {"bare": bare, "call": call, "call_out": call_out, "copy_per_call": copied}
+    def each_set(fn):
+        return Prepared([partial(fn, i) for i in range(len(sets))], lambda i: results[i])
 
-
-def call_kernel(rt_mod, wl, target):
-    from autotune.alignment import input_alignment  # noqa: PLC0415
-    from autotune.package import Kernel  # noqa: PLC0415
-
-    entry = {"key": wl.key, "inputs": [s.to_json() for s in wl.input_specs],
-             "output": wl.output_spec.to_json()}
-    return Kernel(rt_mod["main"], entry, tvm.cpu(), input_alignment(target))
+    return {"bare": prepare_module(rt_mod, wl, sets, dev), "call": each_set(new_output),
+            "call_out": prepare_call(rt_mod, wl, sets, target),
+            "copy_per_call": each_set(copy_per_call)}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import tvm
 
 import autotune
 from autotune.alignment import compile_kernels
+from autotune.build import call_kernel
 from autotune.errors import PackageError
 from autotune.package import data_address, load_package
 
@@ -133,10 +134,7 @@ def test_vectorised_kernel_runs_on_misaligned_memory(cpu):
     outer, inner = sch.split(loop, [None, 16])
     sch.vectorize(inner)
     sch.parallel(outer)
-    func = compile_kernels(sch.mod, cpu).jit()["main"]
-    entry = {"key": ADD.key, "inputs": [s.to_json() for s in ADD.input_specs],
-             "output": ADD.output_spec.to_json()}
-    kernel = autotune.package.Kernel(func, entry, tvm.cpu(), alignment=0)
+    kernel = call_kernel(compile_kernels(sch.mod, cpu).jit(), ADD, cpu)
     x, y = ADD.make_inputs()
     out = misaligned(np.zeros_like(x), 4)
     kernel(misaligned(x, 4), misaligned(y, 36), out=out)
