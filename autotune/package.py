@@ -64,8 +64,32 @@ class Kernel:
         self._dtypes = [np.dtype(d) for _, d in [*self.inputs, self.output]]
         # Bytes of alignment each argument needs; 0 in the manifest: its element size.
         self._align = [alignment or np.dtype(d).itemsize for _, d in [*self.inputs, self.output]]
+        # Arrays go straight to the kernel, which checks the count, shape, dtype, device and
+        # strides of its arguments before it runs, when element alignment is all it needs
+        # (always so on x86 and ARM, whose vector loads take any element-aligned address).
+        self._direct = self._on_cpu and not alignment
 
     def __call__(self, *arrays: Any, out: Any = None) -> Any:
+        if self._direct:
+            if out is None:
+                result = np.empty(*self.output)
+                if self._call_direct(arrays, result):
+                    return result
+            elif type(out) is np.ndarray and out.flags.writeable and self._call_direct(arrays, out):
+                return out
+        return self._call(arrays, out)
+
+    def _call_direct(self, arrays: tuple, out: np.ndarray) -> bool:
+        """Run on the arguments as they are; False if the kernel refused them (it writes
+        nothing then), for the checked path to copy what it must or name what is wrong."""
+        try:
+            self._func(*arrays, out)
+        except (ValueError, TypeError, RuntimeError, BufferError):
+            return False
+        return True
+
+    def _call(self, arrays: tuple, out: Any) -> Any:
+        """The checked call: converts, stages and copies what the kernel cannot take as is."""
         if len(arrays) != len(self.inputs):
             raise PackageError(f"{self.key} takes {len(self.inputs)} inputs, got {len(arrays)}")
         args = [self._argument(i, a) for i, a in enumerate(arrays)]
@@ -157,7 +181,9 @@ def _address(array: np.ndarray) -> int:
 
 
 def data_address(tensor) -> int:
-    """Address of a TVM tensor's first element."""
+    """Address of the first element of a TVM tensor (or of a NumPy array)."""
+    if isinstance(tensor, np.ndarray):
+        return _address(tensor)
     pointer = tensor.data_ptr  # a method on tvm.runtime.Tensor, a property on tvm_ffi's
     return int(pointer() if callable(pointer) else pointer)
 
