@@ -8,6 +8,7 @@ import numpy as np
 from tvm.script import tirx as T
 
 from autotune.kernel import KernelTemplate, Param, TensorSpec, require_positive
+from autotune.tir_math import exp, lane_split
 
 
 class Softmax(KernelTemplate):
@@ -45,33 +46,54 @@ class Softmax(KernelTemplate):
 
     def prim_func(self, p: dict[str, Any]):
         m, n, dtype = p["m"], p["n"], p["dtype"]
+        acc = "float32"  # exp, sums and the normalisation, for float16 too
+        # Row reductions run over `lanes` independent partial results (vectorisable across
+        # the lanes), then over the lanes and the row's tail; exp is arithmetic only.
+        lanes, blocks, tail = lane_split(n, 32)
+        start = blocks * lanes
 
         @T.prim_func(s_tir=True)
         def softmax(X: T.Buffer((m, n), dtype), Y: T.Buffer((m, n), dtype)):
             T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            max_lanes = T.sblock_alloc_buffer((m, lanes), dtype)
             row_max = T.sblock_alloc_buffer((m,), dtype)
-            expx = T.sblock_alloc_buffer((m, n), dtype)
-            row_sum = T.sblock_alloc_buffer((m,), dtype)
-            for i, j in T.grid(m, n):
+            expx = T.sblock_alloc_buffer((m, n), acc)
+            sum_lanes = T.sblock_alloc_buffer((m, lanes), acc)
+            row_sum = T.sblock_alloc_buffer((m,), acc)
+            for i, jb, lane in T.grid(m, blocks, lanes):
+                with T.sblock("max_lanes"):
+                    vi, vjb, vl = T.axis.remap("SRS", [i, jb, lane])
+                    with T.init():
+                        max_lanes[vi, vl] = T.min_value(dtype)
+                    max_lanes[vi, vl] = T.max(max_lanes[vi, vl], X[vi, vjb * lanes + vl])
+            for i, r in T.grid(m, lanes + tail):
                 with T.sblock("row_max"):
-                    vi, vj = T.axis.remap("SR", [i, j])
+                    vi, vr = T.axis.remap("SR", [i, r])
                     with T.init():
                         row_max[vi] = T.min_value(dtype)
-                    row_max[vi] = T.max(row_max[vi], X[vi, vj])
+                    row_max[vi] = T.max(row_max[vi], T.if_then_else(
+                        vr < lanes, max_lanes[vi, vr], X[vi, start + vr - lanes]))
             for i, j in T.grid(m, n):
                 with T.sblock("exp"):
                     vi, vj = T.axis.remap("SS", [i, j])
-                    expx[vi, vj] = T.exp(X[vi, vj] - row_max[vi])
-            for i, j in T.grid(m, n):
-                with T.sblock("row_sum"):
-                    vi, vj = T.axis.remap("SR", [i, j])
+                    expx[vi, vj] = exp(X[vi, vj] - row_max[vi])
+            for i, jb, lane in T.grid(m, blocks, lanes):
+                with T.sblock("sum_lanes"):
+                    vi, vjb, vl = T.axis.remap("SRS", [i, jb, lane])
                     with T.init():
-                        row_sum[vi] = T.cast(0, dtype)
-                    row_sum[vi] = row_sum[vi] + expx[vi, vj]
+                        sum_lanes[vi, vl] = T.cast(0, acc)
+                    sum_lanes[vi, vl] = sum_lanes[vi, vl] + expx[vi, vjb * lanes + vl]
+            for i, r in T.grid(m, lanes + tail):
+                with T.sblock("row_sum"):
+                    vi, vr = T.axis.remap("SR", [i, r])
+                    with T.init():
+                        row_sum[vi] = T.cast(0, acc)
+                    row_sum[vi] = row_sum[vi] + T.if_then_else(
+                        vr < lanes, sum_lanes[vi, vr], expx[vi, start + vr - lanes])
             for i, j in T.grid(m, n):
                 with T.sblock("norm"):
                     vi, vj = T.axis.remap("SS", [i, j])
-                    Y[vi, vj] = expx[vi, vj] / row_sum[vi]
+                    Y[vi, vj] = T.cast(expx[vi, vj] * (T.float32(1) / row_sum[vi]), dtype)
 
         return softmax
 

@@ -22,5 +22,6 @@ CASES = [
     ("sum", dict(n=300, dtype="float16")),
     ("softmax", dict(m=1, n=1)),
     ("softmax", dict(m=5, n=33)),
+    ("softmax", dict(m=2, n=64)),  # whole lane rows, no tail
     ("softmax", dict(m=3, n=17, dtype="float16")),
 ]

@@ -1,0 +1,57 @@
+"""Vectorisable math of the templates (autotune.tir_math) and the small-workload space."""
+
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm.script import tirx as T
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.alignment import compile_kernels
+from autotune.space import design_space, is_small
+from autotune.tir_math import fast_expf, lane_split
+from autotune.workload import Workload
+
+N = 4099
+
+
+@T.prim_func(s_tir=True)
+def _exp(X: T.Buffer((N,), "float32"), Y: T.Buffer((N,), "float32")):
+    T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+    for i in range(N):
+        with T.sblock("exp"):
+            vi = T.axis.spatial(N, i)
+            Y[vi] = fast_expf(X[vi])
+
+
+def test_fast_expf_is_within_two_ulp_and_needs_no_libm_call(cpu):
+    ex = compile_kernels(tvm.IRModule({"main": _exp}), cpu)
+    x = np.random.default_rng(0).uniform(-87.0, 88.0, N).astype(np.float32)
+    x[:4] = [0.0, -1e-30, 1.0, -87.0]
+    y = np.empty_like(x)
+    ex.jit()["main"](x, y)
+    want = np.exp(x.astype(np.float64))
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(y - want) / ulp) <= 2.0
+    assert "expf" not in ex.mod.inspect_source("asm")  # arithmetic only, so it vectorises
+
+
+def test_lane_split_covers_every_length():
+    for n, lanes in [(1, 64), (63, 64), (64, 64), (100_003, 64), (1001, 32)]:
+        width, blocks, tail = lane_split(n, lanes)
+        assert width * blocks + tail == n and 0 <= tail < width <= lanes and blocks >= 1
+
+
+def _parallel(space) -> bool:
+    return any(inst.kind.name == "Annotate" and str(inst.attrs[0]) == "meta_schedule.parallel"
+               for inst in space.trace.insts)
+
+
+def test_a_small_workload_is_also_searched_on_one_thread(cpu):
+    small, large = Workload("add", n=4096), Workload("add", n=1 << 22)
+    assert is_small(small) and not is_small(large)
+    assert design_space(large, cpu) == "post-order-apply"
+    ctx = ms.TuneContext(mod=small.module(), target=cpu, space_generator=design_space(small, cpu),
+                         task_name="small")
+    spaces = ctx.generate_design_space()
+    assert sorted(map(_parallel, spaces)) == [False, True]
