@@ -86,7 +86,8 @@ def transfer(trace: Trace, mod: tvm.IRModule, postprocs,
              annotations: dict[str, IntImm] | None = None) -> Schedule | None:
     """``trace`` replayed on ``mod`` with its tile sizes fitted and ``annotations``
     (``target_annotations``) set, then ``postprocs`` applied; None if it does not apply."""
-    sch = Schedule(mod, debug_mask=0)
+    # A copy: replaying a serial, vectorised schedule once changed the module given in place.
+    sch = Schedule(tvm.ir.load_json(tvm.ir.save_json(mod)), debug_mask=0)
     if annotations:
         trace = retarget(trace, annotations)
 

@@ -33,7 +33,6 @@ from .routed_db import RoutedDatabase
 from .scheduler import GradientScheduler
 from .search_strategy import ColdStartSearch
 from .select import best_validated, record_winner
-from .space import design_space
 from .target import device_for, resolve_target, target_key, target_threads
 from .threads import set_threads
 from .transfer import donor_traces, packaged_logs
@@ -255,8 +254,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
             loggers = get_loggers_from_work_dir(str(work_dir), names)
             tasks = [
                 ms.TuneContext(
-                    mod=e.workload.module(), target=tgt,
-                    space_generator=design_space(e.workload, tgt),
+                    mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
                     search_strategy=ColdStartSearch(cost_model, traces, trials_left),
                     task_name=name,
                     rand_state=rand, num_threads="physical", logger=logger,

@@ -179,3 +179,14 @@ def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu, monkeypatc
     autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False,
                   search=SearchOptions(trials_per_iter=8, seed=0))
     assert not expected <= _record_modules(tmp_path / "none", wl, cpu)
+
+
+def test_a_new_workload_tunes_from_a_vectorised_donor(tmp_path, cpu):
+    """Replaying a donor's fused, vectorised schedule once rewrote the new task's own module,
+    so its records were filed under no log (KeyError from the routed database)."""
+    options = SearchOptions(trials_per_iter=2, seed=0)
+    autotune.tune(autotune.Workload("add", n=4096), cpu, trials=2, log_dir=tmp_path,
+                  progress=False, search=options)
+    result = autotune.tune(autotune.Workload("add", n=1_000_003), cpu, trials=2,
+                           log_dir=tmp_path, progress=False, search=options)
+    assert result.validated and result.trials_run >= 1

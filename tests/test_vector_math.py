@@ -1,16 +1,13 @@
-"""Vectorisable math of the templates (autotune.tir_math) and the small-workload space."""
+"""Vectorisable math of the templates (autotune.tir_math)."""
 
 from __future__ import annotations
 
 import numpy as np
 import tvm
 from tvm.script import tirx as T
-from tvm.s_tir import meta_schedule as ms
 
 from autotune.alignment import compile_kernels
-from autotune.space import design_space, is_small
 from autotune.tir_math import fast_expf, lane_split
-from autotune.workload import Workload
 
 N = 4099
 
@@ -40,18 +37,3 @@ def test_lane_split_covers_every_length():
     for n, lanes in [(1, 64), (63, 64), (64, 64), (100_003, 64), (1001, 32)]:
         width, blocks, tail = lane_split(n, lanes)
         assert width * blocks + tail == n and 0 <= tail < width <= lanes and blocks >= 1
-
-
-def _parallel(space) -> bool:
-    return any(inst.kind.name == "Annotate" and str(inst.attrs[0]) == "meta_schedule.parallel"
-               for inst in space.trace.insts)
-
-
-def test_a_small_workload_is_also_searched_on_one_thread(cpu):
-    small, large = Workload("add", n=4096), Workload("add", n=1 << 22)
-    assert is_small(small) and not is_small(large)
-    assert design_space(large, cpu) == "post-order-apply"
-    ctx = ms.TuneContext(mod=small.module(), target=cpu, space_generator=design_space(small, cpu),
-                         task_name="small")
-    spaces = ctx.generate_design_space()
-    assert sorted(map(_parallel, spaces)) == [False, True]
