@@ -12,6 +12,7 @@ from tvm.s_tir import meta_schedule as ms
 from .alignment import compile_kernels, input_alignment
 from .cuda import EventClock, cupy_reason
 from .measure import Clock, Prepared, Protocol
+from .prepack import split
 from .target import device_for
 from .workload import Workload
 
@@ -131,6 +132,40 @@ def prepare_call(
         output = lambda i: outs[i].numpy()  # noqa: E731
     return Prepared(calls=[partial(kernel, *a, out=o) for a, o in zip(args, outs)],
                     output=output, clock=device_clock(dev))
+
+
+def prepare_packed_call(
+    mod: tvm.IRModule, workload: Workload, sets: list[list[np.ndarray]], target
+) -> Prepared | None:
+    """Like ``prepare_call``, through ``Kernel.prepare``: the weights packed once (one
+    prepared kernel per distinct weight array), each call running the kernel without its
+    packing step. None where the kernel packs no weights (``autotune.prepack``)."""
+    from .package import Kernel  # pylint: disable=import-outside-toplevel
+
+    plan = split(workload, mod) if target.kind.name == "llvm" else None
+    if plan is None:
+        return None
+    functions = {"main": mod["main"].with_attr("global_symbol", "main"),
+                 "pack": plan.pack.with_attr("global_symbol", "pack"),
+                 "packed": plan.kernel.with_attr("global_symbol", "packed")}
+    rt_mod = compile_kernels(tvm.IRModule(functions), target).jit()
+    entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
+             "output": workload.output_spec.to_json(), "weights": [plan.weight],
+             "prepack": {"input": plan.weight, "packed": plan.packed.to_json(),
+                         "pack": "pack", "kernel": "packed"}}
+    kernel = Kernel(rt_mod["main"], entry, device_for(target), input_alignment(target),
+                    rt_mod.__getitem__)
+    by_weights = {}
+    for inputs in sets:
+        weights = inputs[plan.weight]
+        if id(weights) not in by_weights:
+            by_weights[id(weights)] = kernel.prepare(weights)
+    spec = workload.output_spec
+    outs = [np.empty(spec.shape, spec.dtype) for _ in sets]
+    calls = [partial(by_weights[id(inputs[plan.weight])],
+                     *inputs[:plan.weight], *inputs[plan.weight + 1:], out=out)
+             for inputs, out in zip(sets, outs)]
+    return Prepared(calls=calls, output=outs.__getitem__, clock=Clock())
 
 
 def prepare_module(

@@ -15,6 +15,7 @@ from .build import default_module
 from .errors import AutotuneError, LogError
 from .logs import LogStore
 from .package import LIBRARY, MANIFEST, native_stderr_silenced, required_cpu_features
+from .prepack import split
 from .select import Choice, best_variant
 from .target import resolve_target, target_json, target_key
 from .tuning import DEFAULT_LOG_DIR
@@ -42,15 +43,22 @@ def export(
         raise AutotuneError("nothing to export: give at least one workload")
     tgt = resolve_target(target)
     choices = choose_records(workloads, tgt, log_dir, fallback)
-    functions = {
-        wl.symbol: (chosen[1].module if chosen else default_module(wl, tgt))["main"]
-        .with_attr("global_symbol", wl.symbol)
-        for wl, chosen in choices.items()
-    }
+    functions, entries = {}, []
+    for wl, chosen in choices.items():
+        mod = chosen[1].module if chosen else default_module(wl, tgt)
+        functions[wl.symbol] = mod["main"].with_attr("global_symbol", wl.symbol)
+        entry = kernel_entry(wl, chosen)
+        plan = split(chosen[0] if chosen else wl, mod) if tgt.kind.name == "llvm" else None
+        if plan is not None:  # the weights can be packed once (Kernel.prepare)
+            pack, kernel = f"{wl.symbol}_pack", f"{wl.symbol}_packed"
+            functions[pack] = plan.pack.with_attr("global_symbol", pack)
+            functions[kernel] = plan.kernel.with_attr("global_symbol", kernel)
+            entry["prepack"] = {"input": plan.weight, "packed": plan.packed.to_json(),
+                                "pack": pack, "kernel": kernel}
+        entries.append(entry)
     return write_package(
         out, compile_kernels(tvm.IRModule(functions), tgt), tgt,
-        {"input_alignment": input_alignment(tgt),
-         "kernels": [kernel_entry(wl, choice) for wl, choice in choices.items()]},
+        {"input_alignment": input_alignment(tgt), "kernels": entries},
     )
 
 
@@ -117,6 +125,7 @@ def kernel_entry(wl: Workload, chosen: Variant | None) -> dict:
         "workload": wl.to_json(),
         "inputs": [s.to_json() for s in wl.input_specs],
         "output": wl.output_spec.to_json(),
+        "weights": list(wl.template.weights),  # inputs Kernel.prepare can fix
         "flops": wl.flops,
         "schedule": "tuned" if choice else "default",
         "variant": variant.key if variant else None,

@@ -103,6 +103,9 @@ class KernelTemplate(ABC):
     # Inputs that are a model's weights: constant in deployment, so they are the same
     # array in every input set that is timed, and a library may pack them once.
     weights: ClassVar[tuple[int, ...]] = ()
+    # The block that packs the first weight input into an internal buffer, if the template
+    # has one: a kernel deployed with known weights runs it once (``autotune.prepack``).
+    weight_pack: ClassVar[str | None] = None
 
     def normalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Parse and validate raw parameters; unknown names are an error."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,11 @@ class Kernel:
     then ``out`` may be one as well.
     """
 
-    def __init__(self, func, entry: dict, dev: tvm.runtime.Device, alignment: int = 64) -> None:
+    def __init__(self, func, entry: dict, dev: tvm.runtime.Device, alignment: int = 64,
+                 functions: Callable[[str], Any] | None = None) -> None:
         self._func = func
+        self._functions = functions  # the library's other functions by symbol (prepare)
+        self._alignment = alignment
         self._dev = dev
         self._on_cpu = dev.dlpack_device_type() == tvm.cpu().dlpack_device_type()
         self.key: str = entry["key"]
@@ -68,6 +71,41 @@ class Kernel:
         # strides of its arguments before it runs, when element alignment is all it needs
         # (always so on x86 and ARM, whose vector loads take any element-aligned address).
         self._direct = self._on_cpu and not alignment
+
+    def prepare(self, weights: Any) -> "PreparedKernel":
+        """This kernel with its weights fixed: ``kernel.prepare(w)(x, out=None)``.
+
+        Where the kernel packs its weights into another layout (manifest ``prepack``: the
+        channel-blocked conv2d variants), they are packed once, here, and every call runs
+        the kernel without its packing step; otherwise the weights are copied once into a
+        contiguous array passed on every call. Either way the results are those of
+        ``kernel(x, w)``; give a new ``prepare`` for new weights.
+        """
+        index = self._weight_index()
+        shape, dtype = self.inputs[index]
+        fixed = np.array(weights, dtype=self._dtypes[index], order="C", copy=True)
+        if fixed.shape != shape:
+            raise self._mismatch(index, fixed.shape, fixed.dtype)
+        plan = self.entry.get("prepack")
+        if plan is None or self._functions is None or not self._on_cpu:
+            if not self._on_cpu:
+                fixed = tvm.runtime.tensor(fixed, self._dev)
+            return PreparedKernel(self, index, fixed, packed=False)
+        spec = plan["packed"]
+        packed = np.empty(tuple(spec["shape"]), spec["dtype"])
+        self._functions(plan["pack"])(fixed, packed)
+        inputs = list(self.entry["inputs"])
+        inputs[index] = spec
+        inner = Kernel(self._functions(plan["kernel"]),
+                       {**self.entry, "inputs": inputs, "prepack": None}, self._dev,
+                       self._alignment)
+        return PreparedKernel(inner, index, packed, packed=True)
+
+    def _weight_index(self) -> int:
+        weights = self.entry.get("weights") or []
+        if not weights:
+            raise PackageError(f"{self.key} has no weight inputs to prepare")
+        return int(weights[0])
 
     def __call__(self, *arrays: Any, out: Any = None) -> Any:
         if self._direct:
@@ -176,6 +214,19 @@ class Kernel:
                             f"got {dtype}{list(shape)}")
 
 
+class PreparedKernel:
+    """A kernel with its weights fixed (``Kernel.prepare``): called with the other inputs."""
+
+    def __init__(self, kernel: Kernel, index: int, weights: Any, packed: bool) -> None:
+        self._kernel, self._index, self._weights = kernel, index, weights
+        self.key = kernel.key
+        self.packed = packed  # whether the weights were packed once into the kernel's layout
+
+    def __call__(self, *arrays: Any, out: Any = None) -> Any:
+        args = (*arrays[:self._index], self._weights, *arrays[self._index:])
+        return self._kernel(*args, out=out)
+
+
 def _address(array: np.ndarray) -> int:
     return array.__array_interface__["data"][0]
 
@@ -209,7 +260,8 @@ class Package:
         self.path = path
         self.manifest = manifest
         alignment = int(manifest.get("input_alignment", 64))
-        self.kernels = {e["key"]: Kernel(module[e["symbol"]], e, dev, alignment)
+        self.kernels = {e["key"]: Kernel(module[e["symbol"]], e, dev, alignment,
+                                         module.__getitem__)
                         for e in manifest["kernels"]}
 
     def __getitem__(self, key: str) -> Kernel:

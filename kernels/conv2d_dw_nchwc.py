@@ -23,6 +23,7 @@ class Conv2dDepthwiseNCHWc(Conv2d):
     name = "conv2d_dw_nchwc"
     doc = "depthwise conv2d with channels blocked by 16 or 8 inside (layout variant of conv2d)"
     variant_of = "conv2d"
+    weight_pack = "weight_pack"
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)

@@ -24,6 +24,7 @@ class Conv2dNCHWc(Conv2d):
     name = "conv2d_nchwc"
     doc = "conv2d with output channels blocked by 16 or 8 inside (layout variant of conv2d)"
     variant_of = "conv2d"
+    weight_pack = "weight_pack"
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)

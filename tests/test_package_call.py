@@ -17,6 +17,8 @@ from autotune.package import data_address, load_package
 # A vector op and a conv, exported with TVM's default schedules: no tuning needed.
 ADD = autotune.Workload("add", n=1 << 12)
 CONV = autotune.Workload("conv2d", c=5, h=9, w=7, k=3, kh=3, kw=2, stride=2, padding=1)
+# Its channel-blocked variant, which packs its weights (3 output channels into a block of 8).
+BLOCKED = autotune.Workload("conv2d_nchwc", **CONV.params)
 
 
 class Spy:
@@ -48,7 +50,8 @@ def misaligned(array: np.ndarray, offset_bytes: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory, cpu):
     out = tmp_path_factory.mktemp("pkg")
-    autotune.export([ADD, CONV], cpu, tmp_path_factory.mktemp("nologs"), out, fallback="default")
+    autotune.export([ADD, CONV, BLOCKED], cpu, tmp_path_factory.mktemp("nologs"), out,
+                    fallback="default")
     return out
 
 
@@ -140,3 +143,27 @@ def test_vectorised_kernel_runs_on_misaligned_memory(cpu):
     out = misaligned(np.zeros_like(x), 4)
     kernel(misaligned(x, 4), misaligned(y, 36), out=out)
     assert ADD.check(out, [x, y]) is None
+
+
+@pytest.mark.parametrize("workload", [BLOCKED, CONV], ids=["packed once", "bound"])
+def test_prepared_weights_give_the_per_call_results(package, workload):
+    kernel = load_package(package)[workload.key]
+    assert ("prepack" in kernel.entry and kernel.entry["prepack"] is not None) == (
+        workload is BLOCKED)
+    x, w = workload.make_inputs()
+    want = kernel(x, w)
+    prepared = kernel.prepare(w)
+    assert prepared.packed == (workload is BLOCKED)
+    np.testing.assert_array_equal(prepared(x), want)
+    w[...] = 0  # the prepared kernel holds its own copy (or packing) of the weights
+    out = np.empty_like(want)
+    assert prepared(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+
+
+def test_prepare_needs_weights_of_the_declared_shape(package):
+    pkg = load_package(package)
+    with pytest.raises(PackageError, match="no weight inputs"):
+        pkg[ADD.key].prepare(ADD.make_inputs()[1])
+    with pytest.raises(PackageError, match="input 1 must be"):
+        pkg[BLOCKED.key].prepare(np.zeros((2, 2), np.float32))

@@ -111,7 +111,7 @@ def test_write_report(tmp_path):
                  "2025-06-01T12:00:00", "150.0 GFLOP/s", "40.0 GB/s", "Threads: 2"):
         assert fact in text, fact
     # The gemm row: best baseline torch at 11.0 µs, speedup 11.0 / 9.5.
-    assert re.search(r"\| `gemm-m64-n65-k66-float32` \| gemm \| 9\.50 \| — \| torch \| 11\.0 \| "
+    assert re.search(r"\| `gemm-m64-n65-k66-float32` \| gemm \| 9\.50 \| — \| — \| torch \| 11\.0 \| "
                      r"1\.16x \|", text)
 
 

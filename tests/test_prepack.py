@@ -1,0 +1,60 @@
+"""A tuned schedule split into a weight-packing function and a kernel on packed weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.alignment import compile_kernels
+from autotune.build import prepare_packed_call
+from autotune.measure import input_sets
+from autotune.prepack import split
+from autotune.workload import Workload
+
+# Odd channels (29 output channels: blocks of 16, 3 padded), stride and padding.
+BLOCKED = Workload("conv2d_nchwc", c=7, h=13, w=11, k=29, kh=3, kw=3, stride=2, padding=1)
+
+
+def test_every_design_space_splits_into_pack_and_packed_kernel(cpu):
+    ctx = ms.TuneContext(mod=BLOCKED.module(), target=cpu, space_generator="post-order-apply",
+                         task_name="prepack")
+    x, w = BLOCKED.make_inputs()
+    checked = 0
+    for sch in ctx.generate_design_space():
+        sch.enter_postproc()
+        assert all(post.apply(sch) for post in ctx.space_generator.postprocs)
+        plan = split(BLOCKED, sch.mod)
+        if plan is None:  # the schedule inlined the packing block: nothing to split off
+            continue
+        functions = {"main": sch.mod["main"].with_attr("global_symbol", "main"),
+                     "pack": plan.pack.with_attr("global_symbol", "pack"),
+                     "packed": plan.kernel.with_attr("global_symbol", "packed")}
+        lib = compile_kernels(tvm.IRModule(functions), cpu).jit()
+        want = np.empty(BLOCKED.output_spec.shape, np.float32)
+        lib["main"](x, w, want)
+        packed = np.empty(plan.packed.shape, plan.packed.dtype)
+        lib["pack"](w, packed)
+        got = np.empty_like(want)
+        lib["packed"](x, packed, got)
+        np.testing.assert_array_equal(got, want)
+        assert BLOCKED.check(got, [x, w]) is None
+        checked += 1
+    assert checked >= 1
+
+
+def test_templates_without_a_packing_block_do_not_split():
+    conv = Workload("conv2d", **BLOCKED.params)
+    assert split(conv, conv.module()) is None
+    assert split(BLOCKED, BLOCKED.module()) is not None
+
+
+def test_bench_times_the_packed_call_on_shared_weights(cpu):
+    sets = input_sets(BLOCKED, 3)
+    assert len({id(s[1]) for s in sets}) == 1  # one weight array, as a model has
+    prepared = prepare_packed_call(BLOCKED.module(), BLOCKED, sets, cpu)
+    for i, call in enumerate(prepared.calls):
+        call()
+        assert BLOCKED.check(prepared.output(i), sets[i]) is None
+    assert prepare_packed_call(Workload("conv2d", **BLOCKED.params).module(),
+                               Workload("conv2d", **BLOCKED.params), sets, cpu) is None
