@@ -126,7 +126,9 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, mo
 
 def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
     logs = packaged_logs(cpu)
-    assert len(logs) >= 2 and {e.workload.kernel for e in logs} == {"conv2d"}
+    kinds = {e.workload.kernel for e in logs}
+    assert kinds == {"conv2d", "conv2d_nchwc", "conv2d_nhwc", "conv2d_dw_nchwc"}
+    assert all(sum(e.workload.kernel == k for e in logs) >= 2 for k in kinds)
     assert packaged_logs(tvm.target.Target("cuda")) == []  # none of another target kind
     for entry in logs:
         verdicts = entry.verdicts()
@@ -135,12 +137,15 @@ def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
         # A shape never starts from its own packaged schedules, only from the others'.
         assert len(donor_traces(entry.workload, [], logs)) == 16
         assert donor_traces(entry.workload, [], [entry]) == []
-    wl = autotune.Workload("conv2d", **OTHER_CONV)
-    postprocs = _context(wl, cpu).space_generator.postprocs
-    for trace in donor_traces(wl, [], logs)[:4]:
-        sch = transfer(trace, wl.module(), postprocs)
-        assert sch is not None
-        assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
+    depthwise = dict(OTHER_CONV, k=OTHER_CONV["c"], groups=OTHER_CONV["c"])
+    for kernel, params in [("conv2d", OTHER_CONV), ("conv2d_nchwc", OTHER_CONV),
+                           ("conv2d_nhwc", OTHER_CONV), ("conv2d_dw_nchwc", depthwise)]:
+        wl = autotune.Workload(kernel, **params)
+        postprocs = _context(wl, cpu).space_generator.postprocs
+        for trace in donor_traces(wl, [], logs)[:2]:
+            sch = transfer(trace, wl.module(), postprocs)
+            assert sch is not None, kernel
+            assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
 
 
 def _annotation(trace, key: str) -> int:
