@@ -28,6 +28,8 @@ def test_variants_share_the_calling_convention():
     assert [v.kernel for v in depthwise.variants()] == ["conv2d", "conv2d_dw_nchwc", "conv2d_nhwc"]
     grouped = Workload("conv2d", c=8, h=9, w=7, k=16, groups=8, padding=1)  # multiplier 2
     assert [v.kernel for v in grouped.variants()] == ["conv2d", "conv2d_nhwc"]
+    blocked = Workload("conv2d", c=8, h=9, w=7, k=16, groups=2, padding=1)  # 8 a group
+    assert [v.kernel for v in blocked.variants()] == ["conv2d", "conv2d_nchwc", "conv2d_nhwc"]
     plain = Workload("conv2d", c=3, h=9, w=7, k=53, stride=2)
     variants = plain.variants()
     assert [v.kernel for v in variants] == ["conv2d", "conv2d_nchwc", "conv2d_nhwc"]
