@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
@@ -14,31 +15,33 @@ from autotune.workload import Workload
 
 # Odd channels (29 output channels: blocks of 16, 3 padded), stride and padding.
 BLOCKED = Workload("conv2d_nchwc", c=7, h=13, w=11, k=29, kh=3, kw=3, stride=2, padding=1)
+GROUPED = Workload("conv2d_nchwc", c=6, h=9, w=10, k=24, groups=3, padding=1)  # 8 a group
 
 
-def test_every_design_space_splits_into_pack_and_packed_kernel(cpu):
-    ctx = ms.TuneContext(mod=BLOCKED.module(), target=cpu, space_generator="post-order-apply",
+@pytest.mark.parametrize("workload", [BLOCKED, GROUPED], ids=["padded", "grouped"])
+def test_every_design_space_splits_into_pack_and_packed_kernel(cpu, workload):
+    ctx = ms.TuneContext(mod=workload.module(), target=cpu, space_generator="post-order-apply",
                          task_name="prepack")
-    x, w = BLOCKED.make_inputs()
+    x, w = workload.make_inputs()
     checked = 0
     for sch in ctx.generate_design_space():
         sch.enter_postproc()
         assert all(post.apply(sch) for post in ctx.space_generator.postprocs)
-        plan = split(BLOCKED, sch.mod)
+        plan = split(workload, sch.mod)
         if plan is None:  # the schedule inlined the packing block: nothing to split off
             continue
         functions = {"main": sch.mod["main"].with_attr("global_symbol", "main"),
                      "pack": plan.pack.with_attr("global_symbol", "pack"),
                      "packed": plan.kernel.with_attr("global_symbol", "packed")}
         lib = compile_kernels(tvm.IRModule(functions), cpu).jit()
-        want = np.empty(BLOCKED.output_spec.shape, np.float32)
+        want = np.empty(workload.output_spec.shape, np.float32)
         lib["main"](x, w, want)
         packed = np.empty(plan.packed.shape, plan.packed.dtype)
         lib["pack"](w, packed)
         got = np.empty_like(want)
         lib["packed"](x, packed, got)
         np.testing.assert_array_equal(got, want)
-        assert BLOCKED.check(got, [x, w]) is None
+        assert workload.check(got, [x, w]) is None
         checked += 1
     assert checked >= 1
 
