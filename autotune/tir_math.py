@@ -17,8 +17,9 @@ _EXPF_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2
 
 
 def fast_expf(x):
-    """exp(x) of a float32 expression: within 1 ulp of exp on [-87.3, 88.3], where it clamps
-    (so exp(-inf) is 1e-38, not 0)."""
+    """exp(x) of a float32 expression: within 2 ulp of exp on [-87.3, 88.3] (0.6 measured).
+    Inputs are clamped to [-87.34, 88.38], so exp(-inf) is 1e-38, not 0, and large inputs
+    give inf from 88.38 on."""
     x = T.max(T.min(x, T.float32(88.3762626647949)), T.float32(-87.3365447504019))
     n = T.floor(x * T.float32(1.44269504088896341) + T.float32(0.5))
     r = x - n * T.float32(_LN2_HI) - n * T.float32(_LN2_LO)
