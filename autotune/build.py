@@ -12,7 +12,7 @@ from tvm.s_tir import meta_schedule as ms
 from .alignment import compile_kernels, input_alignment
 from .cuda import EventClock, cupy_reason
 from .measure import Clock, Prepared, Protocol
-from .prepack import split
+from .prepack import Prepack, split
 from .target import device_for
 from .workload import Workload
 
@@ -102,13 +102,18 @@ class DeviceClock(Clock):
         return super().stop()
 
 
-def call_kernel(rt_mod: tvm.runtime.Module, workload: Workload, target) -> "Kernel":
-    """The compiled kernel behind a package's call path (``autotune.package.Kernel``)."""
+def call_kernel(rt_mod: tvm.runtime.Module, workload: Workload, target,
+                plan: Prepack | None = None) -> "Kernel":
+    """The compiled kernel behind a package's call path (``autotune.package.Kernel``); with
+    ``plan``, ``rt_mod`` also holds its pack and packed functions, for ``Kernel.prepare``."""
     from .package import Kernel  # pylint: disable=import-outside-toplevel
 
     entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
              "output": workload.output_spec.to_json()}
-    return Kernel(rt_mod["main"], entry, device_for(target), input_alignment(target))
+    if plan is not None:
+        entry.update(weights=[plan.weight], prepack=plan.entry("main"))
+    return Kernel(rt_mod["main"], entry, device_for(target), input_alignment(target),
+                  rt_mod.__getitem__)
 
 
 def prepare_call(
@@ -140,21 +145,12 @@ def prepare_packed_call(
     """Like ``prepare_call``, through ``Kernel.prepare``: the weights packed once (one
     prepared kernel per distinct weight array), each call running the kernel without its
     packing step. None where the kernel packs no weights (``autotune.prepack``)."""
-    from .package import Kernel  # pylint: disable=import-outside-toplevel
-
     plan = split(workload, mod) if target.kind.name == "llvm" else None
     if plan is None:
         return None
-    functions = {"main": mod["main"].with_attr("global_symbol", "main"),
-                 "pack": plan.pack.with_attr("global_symbol", "pack"),
-                 "packed": plan.kernel.with_attr("global_symbol", "packed")}
-    rt_mod = compile_kernels(tvm.IRModule(functions), target).jit()
-    entry = {"key": workload.key, "inputs": [s.to_json() for s in workload.input_specs],
-             "output": workload.output_spec.to_json(), "weights": [plan.weight],
-             "prepack": {"input": plan.weight, "packed": plan.packed.to_json(),
-                         "pack": "pack", "kernel": "packed"}}
-    kernel = Kernel(rt_mod["main"], entry, device_for(target), input_alignment(target),
-                    rt_mod.__getitem__)
+    functions = {"main": mod["main"].with_attr("global_symbol", "main"), **plan.functions("main")}
+    kernel = call_kernel(compile_kernels(tvm.IRModule(functions), target).jit(), workload,
+                         target, plan)
     by_weights = {}
     for inputs in sets:
         weights = inputs[plan.weight]

@@ -50,11 +50,8 @@ def export(
         entry = kernel_entry(wl, chosen)
         plan = split(chosen[0] if chosen else wl, mod) if tgt.kind.name == "llvm" else None
         if plan is not None:  # the weights can be packed once (Kernel.prepare)
-            pack, kernel = f"{wl.symbol}_pack", f"{wl.symbol}_packed"
-            functions[pack] = plan.pack.with_attr("global_symbol", pack)
-            functions[kernel] = plan.kernel.with_attr("global_symbol", kernel)
-            entry["prepack"] = {"input": plan.weight, "packed": plan.packed.to_json(),
-                                "pack": pack, "kernel": kernel}
+            functions.update(plan.functions(wl.symbol))
+            entry["prepack"] = plan.entry(wl.symbol)
         entries.append(entry)
     return write_package(
         out, compile_kernels(tvm.IRModule(functions), tgt), tgt,

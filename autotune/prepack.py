@@ -30,6 +30,20 @@ class Prepack:
     pack: tirx.PrimFunc  # (weights, packed)
     kernel: tirx.PrimFunc  # the inputs with ``packed`` for the weights, then the output
 
+    def functions(self, symbol: str) -> dict[str, tirx.PrimFunc]:
+        """The two functions under the names a library beside kernel ``symbol`` gives them."""
+        names = self.symbols(symbol)
+        return {names["pack"]: self.pack.with_attr("global_symbol", names["pack"]),
+                names["kernel"]: self.kernel.with_attr("global_symbol", names["kernel"])}
+
+    def entry(self, symbol: str) -> dict:
+        """The manifest's ``prepack`` field of kernel ``symbol`` (read by ``Kernel.prepare``)."""
+        return {"input": self.weight, "packed": self.packed.to_json(), **self.symbols(symbol)}
+
+    @staticmethod
+    def symbols(symbol: str) -> dict[str, str]:
+        return {"pack": f"{symbol}_pack", "kernel": f"{symbol}_packed"}
+
 
 def split(workload: Workload, scheduled: tvm.IRModule) -> Prepack | None:
     """``scheduled`` (the workload's tuned module) split into pack and packed kernel; None if

@@ -31,15 +31,14 @@ def test_every_design_space_splits_into_pack_and_packed_kernel(cpu, workload):
         if plan is None:  # the schedule inlined the packing block: nothing to split off
             continue
         functions = {"main": sch.mod["main"].with_attr("global_symbol", "main"),
-                     "pack": plan.pack.with_attr("global_symbol", "pack"),
-                     "packed": plan.kernel.with_attr("global_symbol", "packed")}
+                     **plan.functions("main")}
         lib = compile_kernels(tvm.IRModule(functions), cpu).jit()
         want = np.empty(workload.output_spec.shape, np.float32)
         lib["main"](x, w, want)
         packed = np.empty(plan.packed.shape, plan.packed.dtype)
-        lib["pack"](w, packed)
+        lib["main_pack"](w, packed)
         got = np.empty_like(want)
-        lib["packed"](x, packed, got)
+        lib["main_packed"](x, packed, got)
         np.testing.assert_array_equal(got, want)
         assert workload.check(got, [x, w]) is None
         checked += 1
