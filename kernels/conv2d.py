@@ -15,19 +15,6 @@ def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
     return (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
 
 
-@T.macro
-def pad(X, Xp, n, c, h, w, ph, pw, dtype):
-    """Block "pad": ``X`` zero-padded by ``(ph, pw)`` into ``Xp``."""
-    for i0, i1, i2, i3 in T.grid(n, c, h + 2 * ph, w + 2 * pw):
-        with T.sblock("pad"):
-            v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-            Xp[v0, v1, v2, v3] = T.if_then_else(
-                ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
-                X[v0, v1, v2 - ph, v3 - pw],
-                T.cast(0, dtype),
-            )
-
-
 class Conv2d(KernelTemplate):
     name = "conv2d"
     doc = "Y[n,k,y,x] = sum X[n,c,y*s+r*d-p,x*s+q*d-p] * W[k,c/g,r,q] (NCHW, OIHW, groups)"
@@ -121,7 +108,14 @@ class Conv2d(KernelTemplate):
         ):
             T.func_attr({"global_symbol": "main", "tirx.noalias": True})
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
-            pad(X, Xp, n, c, h, w, ph, pw, dtype)
+            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
+                with T.sblock("pad"):
+                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                    Xp[v0, v1, v2, v3] = T.if_then_else(
+                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
+                        X[v0, v1, v2 - ph, v3 - pw],
+                        T.cast(0, dtype),
+                    )
             for b, o, y, x, rc, ry, rx in T.grid(n, k, oh, ow, cg, kh, kw):
                 with T.sblock("conv"):
                     vb, vo, vy, vx, vc, vry, vrx = T.axis.remap(

@@ -14,7 +14,7 @@ from typing import Any
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from kernels.conv2d import Conv2d, pad
+from kernels.conv2d import Conv2d
 
 
 def channel_block(k: int) -> int:
@@ -25,15 +25,6 @@ def channel_block(k: int) -> int:
 def group_block(k_per_group: int) -> int | None:
     """The largest of 16, 8 and 4 that divides a group's output channels, or None."""
     return next((b for b in (16, 8, 4) if k_per_group % b == 0), None)
-
-
-@T.macro
-def unpack(Yb, Y, n, k, oh, ow, bk):
-    """Block "unpack": the channel-blocked ``Yb`` back to NCHW ``Y``."""
-    for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
-        with T.sblock("unpack"):
-            v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-            Y[v0, v1, v2, v3] = Yb[v0, v1 // bk, v2, v3, v1 % bk]
 
 
 class Conv2dNCHWc(Conv2d):
@@ -72,7 +63,14 @@ class Conv2dNCHWc(Conv2d):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, cg, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)
-            pad(X, Xp, n, c, h, w, ph, pw, dtype)
+            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
+                with T.sblock("pad"):
+                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                    Xp[v0, v1, v2, v3] = T.if_then_else(
+                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
+                        X[v0, v1, v2 - ph, v3 - pw],
+                        T.cast(0, dtype),
+                    )
             for i0, i1, i2, i3, i4 in T.grid(kb, cg, kh, kw, bk):
                 with T.sblock("weight_pack"):
                     v0, v1, v2, v3, v4 = T.axis.remap("SSSSS", [i0, i1, i2, i3, i4])
@@ -87,7 +85,10 @@ class Conv2dNCHWc(Conv2d):
                     Yb[vb, vko, vy, vx, vki] = Yb[vb, vko, vy, vx, vki] + Xp[
                         vb, vko // per_group * cg + vc, vy * sh + vry * dh, vx * sw + vrx * dw
                     ] * Wb[vko, vc, vry, vrx, vki]
-            unpack(Yb, Y, n, k, oh, ow, bk)
+            for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
+                with T.sblock("unpack"):
+                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                    Y[v0, v1, v2, v3] = Yb[v0, v1 // bk, v2, v3, v1 % bk]
 
         return conv2d_nchwc_grouped
 
@@ -110,7 +111,14 @@ class Conv2dNCHWc(Conv2d):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, c, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)
-            pad(X, Xp, n, c, h, w, ph, pw, dtype)
+            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
+                with T.sblock("pad"):
+                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                    Xp[v0, v1, v2, v3] = T.if_then_else(
+                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
+                        X[v0, v1, v2 - ph, v3 - pw],
+                        T.cast(0, dtype),
+                    )
             for i0, i1, i2, i3, i4 in T.grid(kb, c, kh, kw, bk):
                 with T.sblock("weight_pack"):
                     v0, v1, v2, v3, v4 = T.axis.remap("SSSSS", [i0, i1, i2, i3, i4])
@@ -127,7 +135,10 @@ class Conv2dNCHWc(Conv2d):
                     Yb[vb, vko, vy, vx, vki] = Yb[vb, vko, vy, vx, vki] + Xp[
                         vb, vc, vy * sh + vry * dh, vx * sw + vrx * dw
                     ] * Wb[vko, vc, vry, vrx, vki]
-            unpack(Yb, Y, n, k, oh, ow, bk)
+            for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
+                with T.sblock("unpack"):
+                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                    Y[v0, v1, v2, v3] = Yb[v0, v1 // bk, v2, v3, v1 % bk]
 
         return conv2d_nchwc
 
