@@ -1,7 +1,10 @@
 """autotune: tune kernels with TVM MetaSchedule, validate them, compare and ship them.
 
-Heavy modules load on first use, so ``from autotune.package import load_package`` in a
-deployment process pulls in no tuning code.
+The package is laid out by the stages of the data path: ``workload`` -> ``kernels`` (the
+templates) -> ``search`` -> ``logs`` -> ``measure`` -> ``baselines`` -> ``benchmark`` ->
+``report`` -> ``deploy``, with ``hardware`` and ``model`` beside them. Heavy modules load on
+first use, so ``from autotune.deploy import load_package`` in a deployment process pulls in
+no tuning code.
 """
 
 from __future__ import annotations
@@ -13,16 +16,17 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Workload": "autotune.workload",
-    "tune": "autotune.tuning",
-    "tune_many": "autotune.tuning",
-    "bench": "autotune.bench",
-    "load_suite": "autotune.suite",
-    "TuneResult": "autotune.tuning",
-    "SearchOptions": "autotune.options",
-    "export": "autotune.exporter",
-    "load_package": "autotune.package",
-    "templates": "autotune.registry",
-    "resolve_target": "autotune.target",
+    "tune": "autotune.search.tune",
+    "tune_many": "autotune.search.tune",
+    "bench": "autotune.benchmark.run",
+    "load_suite": "autotune.workload.suite",
+    "TuneResult": "autotune.search.tune",
+    "SearchOptions": "autotune.search.options",
+    "Budget": "autotune.search.options",
+    "export": "autotune.deploy.export",
+    "load_package": "autotune.deploy",
+    "templates": "autotune.workload.registry",
+    "resolve_target": "autotune.hardware.target",
     "AutotuneError": "autotune.errors",
 }
 

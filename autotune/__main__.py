@@ -1,5 +1,5 @@
 """``python -m autotune`` runs the CLI."""
 
-from .cli import main
+from autotune.cli import main
 
 main()

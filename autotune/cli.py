@@ -10,11 +10,12 @@ from pathlib import Path
 
 import click
 
-from .errors import AutotuneError
-from .options import SearchOptions
+from autotune.errors import AutotuneError
+from autotune.logs.store import DEFAULT_LOG_DIR
+from autotune.search.options import STRATEGIES, Budget, SearchOptions
 
 LOG_DIR = click.option(
-    "--log-dir", default="results/logs", show_default=True, type=click.Path(file_okay=False),
+    "--log-dir", default=DEFAULT_LOG_DIR, show_default=True, type=click.Path(file_okay=False),
     help="Root of the tuning logs.",
 )
 SEARCH_OPTIONS = [
@@ -32,6 +33,11 @@ SEARCH_OPTIONS = [
         help="Start a new log's search from the best schedules of similar workloads tuned for "
              "this target under --log-dir, else of the seeds packaged with autotune, fitted to "
              "its shape."),
+    click.option(
+        "--strategy", type=click.Choice(STRATEGIES), default="autotune", show_default=True,
+        help="'autotune': evolutionary search that samples at random while the cost model "
+             "is cold and starts from transferred schedules; 'evolutionary': MetaSchedule's "
+             "own, as tune_tir runs it."),
 ]
 
 
@@ -50,6 +56,26 @@ def search_options(command):
     for option in reversed(SEARCH_OPTIONS):
         run = option(run)
     return run
+
+
+def budget_options(trials_help: str, time_help: str, default_trials=None):
+    """Give a command --trials, --time-budget and --log-dir, passed to it as one
+    ``budget=Budget``. ``default_trials(kwargs)`` is the trial count when neither
+    --trials nor --time-budget is given (None: no default)."""
+
+    def decorate(command):
+        @functools.wraps(command)
+        def run(*args, trials, time_budget, log_dir, **kwargs):
+            if trials is None and time_budget is None and default_trials is not None:
+                trials = default_trials(kwargs)
+            return command(*args, budget=Budget(trials, time_budget, log_dir), **kwargs)
+
+        run = LOG_DIR(run)
+        run = click.option("--time-budget", default=None, help=time_help)(run)
+        return click.option("--trials", type=click.IntRange(min=0), default=None,
+                            help=trials_help)(run)
+
+    return decorate
 
 
 TARGET = click.option(
@@ -71,7 +97,34 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AutotuneCli(click.Group):
+    """The command group; its ``main`` turns every error a user can cause into one line on
+    stderr and exit status 2 (``aborted`` and 130 on Ctrl-C), in a shell and under
+    ``click.testing.CliRunner`` alike."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(args, prog_name or "autotune", complete_var,
+                                standalone_mode=False, obj={"argv": args}, **extra)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as err:
+            click.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except AutotuneError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except OSError as err:  # a full disk or a vanished folder while writing results
+            where = f" ({err.filename})" if err.filename else ""
+            click.echo(f"error: {err.strerror or err}{where}", err=True)
+            sys.exit(2)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=AutotuneCli, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Tune kernels with TVM MetaSchedule, validate them, compare and ship them."""
 
@@ -79,7 +132,7 @@ def cli() -> None:
 @cli.command()
 def kernels() -> None:
     """List kernel templates and their parameters."""
-    from .registry import templates
+    from autotune.workload.registry import templates
 
     for template in templates().values():
         click.echo(f"{template.name}: {template.doc}")
@@ -92,28 +145,23 @@ def kernels() -> None:
 @click.argument("kernel")
 @click.argument("params", nargs=-1)
 @TARGET
-@click.option("--trials", type=click.IntRange(min=0), default=None,
-              help="Trials to add to the log (0: only validate and time what is there). "
-                   "Default 64, or unlimited with --time-budget.")
-@click.option("--time-budget", default=None,
-              help="Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.")
-@LOG_DIR
+@budget_options("Trials to add to the log (0: only validate and time what is there). "
+                "Default 64, or unlimited with --time-budget.",
+                "Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.",
+                default_trials=lambda _: 64)
 @search_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, trials, time_budget, log_dir, search, quiet, as_json) -> None:
+def tune(kernel, params, target, budget, search, quiet, as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
     Rerunning on an existing log continues the search from its records.
     """
-    from .tuning import tune as run_tune
-    from .workload import Workload
+    from autotune.search.tune import tune_budget
+    from autotune.workload import Workload
 
     wl = Workload(kernel, **parse_params(params))
-    if trials is None and time_budget is None:
-        trials = 64
-    result = run_tune(wl, target, trials=trials, log_dir=log_dir, time_budget=time_budget,
-                      progress=not quiet, search=search)
+    result, = tune_budget([wl], target, budget, progress=not quiet, search=search)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
@@ -144,20 +192,19 @@ def tune(kernel, params, target, trials, time_budget, log_dir, search, quiet, as
               show_default=True, help="For a workload with no log: fail, or build TVM's default.")
 def export(workloads, all_logged, suite, target, log_dir, out, fallback) -> None:
     """Build a package (kernels.so + manifest.json) from logs, for WORKLOADS given by key."""
-    from .exporter import export as run_export
-    from .logs import LogStore
-    from .target import resolve_target, target_key
-    from .workload import Workload
+    from autotune.deploy.export import export as run_export
+    from autotune.hardware.target import resolve_target
+    from autotune.logs.store import LogStore
+    from autotune.workload import Workload
 
     chosen = [Workload.from_key(key) for key in workloads]
     if suite:
-        from .suite import load_suite
+        from autotune.workload.suite import load_suite
 
         chosen += load_suite(suite).workloads
     if all_logged:
         tgt = resolve_target(target)
-        chosen += [e.workload for e in LogStore(log_dir).entries()
-                   if target_key(e.target) == target_key(tgt)]
+        chosen += [e.workload for e in LogStore(log_dir).entries(tgt)]
     path = run_export(chosen, target, log_dir, out, fallback=fallback)
     manifest = json.loads((Path(path) / "manifest.json").read_text())
     for k in manifest["kernels"]:
@@ -172,7 +219,7 @@ def export(workloads, all_logged, suite, target, log_dir, out, fallback) -> None
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def demo(trials, log_dir, out, quiet) -> None:
     """Tune a small unusual conv2d on this CPU; print tuned vs untuned vs NumPy."""
-    from .demo import DEMO_WORKLOAD, run_demo
+    from autotune.demo import DEMO_WORKLOAD, run_demo
 
     click.echo(f"tuning {DEMO_WORKLOAD.key} on the host CPU, {trials} trials")
     result, table, pkg = run_demo(trials=trials, log_dir=log_dir, out=out, progress=not quiet)
@@ -184,26 +231,23 @@ def demo(trials, log_dir, out, quiet) -> None:
 @cli.command()
 @click.argument("suite")
 @TARGET
-@click.option("--trials", type=click.IntRange(min=0), default=None,
-              help="Trial budget per workload (default: the suite's); logs are topped up to it.")
-@LOG_DIR
+@budget_options("Trial budget per workload (default: the suite's); logs are topped up to it.",
+                "Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
+                "across workloads by MetaSchedule's task scheduler.")
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Results root; tables go to OUT/<target key>/.")
 @click.option("--baseline", "baselines", multiple=True,
               help="Only these baselines (repeatable; default: every one for the target).")
-@click.option("--time-budget", default=None,
-              help="Tune the whole suite under this one wall-clock budget (e.g. 8h), shared "
-                   "across workloads by MetaSchedule's task scheduler.")
 @search_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench(suite, target, trials, log_dir, out, baselines, time_budget, search, quiet) -> None:
+@click.pass_obj
+def bench(obj, suite, target, budget, out, baselines, search, quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
-    from .bench import bench as run_bench
+    from autotune.benchmark.run import bench_budget
 
-    command = "autotune " + " ".join(sys.argv[1:])
-    result = run_bench(suite, target, trials, log_dir, out, baselines=list(baselines) or None,
-                       time_budget=time_budget, progress=not quiet, command=command,
-                       search=search)
+    command = "autotune " + " ".join(obj["argv"])
+    result = bench_budget(suite, target, budget, out, baselines=list(baselines) or None,
+                          progress=not quiet, command=command, search=search)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results
@@ -223,8 +267,8 @@ def bench(suite, target, trials, log_dir, out, baselines, time_budget, search, q
               type=click.Path(file_okay=False), help="Folder for the PNGs and report.md.")
 def report(tables, out) -> None:
     """Plots and a Markdown report from results tables written by 'autotune bench'."""
-    from .bench import load_results
-    from .report import write_report
+    from autotune.benchmark.table import load_results
+    from autotune.report.markdown import write_report
 
     results, curves = load_results(list(tables))
     path = write_report(results, out, curves=curves if len(curves) else None)
@@ -240,7 +284,7 @@ def logs() -> None:
 @LOG_DIR
 def logs_list(log_dir) -> None:
     """Every log: target, workload, records, trials, best validated latency."""
-    from .logtools import list_logs
+    from autotune.logs.tools import list_logs
 
     table = list_logs(log_dir)
     if table.empty:
@@ -255,7 +299,7 @@ def logs_list(log_dir) -> None:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1))
 def logs_show(workload, log_dir, top) -> None:
     """The fastest records of WORKLOAD (a key), on every target it was tuned for."""
-    from .logtools import find_entries, records_table
+    from autotune.logs.tools import find_entries, records_table
 
     for entry in find_entries(log_dir, workload):
         click.echo(f"{entry.path}")
@@ -270,7 +314,7 @@ def logs_show(workload, log_dir, top) -> None:
               help="Log root to merge into (created if missing).")
 def logs_merge(sources, into) -> None:
     """Merge log roots tuned on several machines; each target stays in its own folder."""
-    from .logtools import merge
+    from autotune.logs.tools import merge
 
     for source, log, count in merge(list(sources), into):
         click.echo(f"{count:6d} new records  {log}  from {source}")
@@ -282,7 +326,7 @@ def logs_merge(sources, into) -> None:
               help="Records to keep per workload (the fastest).")
 def logs_prune(log_dir, keep) -> None:
     """Keep the fastest KEEP records of every log (the old file is kept as .pruned)."""
-    from .logtools import prune
+    from autotune.logs.tools import prune
 
     for log, count in prune(log_dir, keep).items():
         click.echo(f"{count:6d} records pruned  {log}")
@@ -293,7 +337,7 @@ def logs_prune(log_dir, keep) -> None:
 @click.option("--out", default="records.csv", show_default=True, type=click.Path(dir_okay=False))
 def logs_csv(log_dir, out) -> None:
     """Every record of every log as one CSV."""
-    from .logtools import records_csv
+    from autotune.logs.tools import records_csv
 
     click.echo(f"wrote {records_csv(log_dir, out)}")
 
@@ -311,23 +355,15 @@ MODEL_FALLBACK = click.option(
 @model.command("tune")
 @click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
 @TARGET
-@click.option("--trials", type=click.IntRange(min=0), default=None,
-              help="Trials for the whole model, shared by its kernels (default 64 per kernel).")
-@click.option("--time-budget", default=None, help="Wall-clock budget for the whole model, e.g. 2h.")
-@LOG_DIR
+@budget_options("Trials for the whole model, shared by its kernels (default 64 per kernel).",
+                "Wall-clock budget for the whole model, e.g. 2h.")
 @search_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def model_tune(model_file, target, trials, time_budget, log_dir, search, quiet) -> None:
+def model_tune(model_file, target, budget, search, quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
-    from .model.kernels import map_workloads
-    from .model.onnx_import import load_onnx
-    from .model.tune import tune_model
+    from autotune.model.tune import tune_model_budget
 
-    onnx_model = load_onnx(model_file)
-    if trials is None and time_budget is None:
-        trials = 64 * max(1, len(map_workloads(onnx_model.relax_module()).workloads))
-    tuning = tune_model(onnx_model, target, trials, log_dir, time_budget=time_budget,
-                        progress=not quiet, search=search)
+    tuning = tune_model_budget(model_file, target, budget, progress=not quiet, search=search)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
         won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""
@@ -344,7 +380,7 @@ def model_tune(model_file, target, trials, time_budget, log_dir, search, quiet) 
 @MODEL_FALLBACK
 def model_build(model_file, target, log_dir, out, fallback) -> None:
     """Build MODEL with the logs applied, check it against ONNX Runtime, write a package."""
-    from .model.build import build_model
+    from autotune.model.build import build_model
 
     path = build_model(model_file, target, log_dir, out, fallback=fallback)
     manifest = json.loads((Path(path) / "manifest.json").read_text())
@@ -368,7 +404,7 @@ def model_build(model_file, target, log_dir, out, fallback) -> None:
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table as CSV.")
 def model_compare(model_file, target, log_dir, fallback, out) -> None:
     """Time MODEL end to end: tuned build vs TVM's untuned build vs ONNX Runtime."""
-    from .model.compare import compare_model
+    from autotune.model.compare import compare_model
 
     table = compare_model(model_file, target, log_dir, fallback=fallback)
     cols = ["implementation", "median_us", "min_us", "max_us", "speedup_vs_onnxruntime",
@@ -383,19 +419,5 @@ def model_compare(model_file, target, log_dir, fallback, out) -> None:
 
 
 def main() -> None:
-    try:
-        code = cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as err:
-        click.echo(f"error: {err.format_message()}", err=True)
-        sys.exit(err.exit_code)
-    except AutotuneError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except OSError as err:  # a full disk or a vanished folder while writing results
-        where = f" ({err.filename})" if err.filename else ""
-        click.echo(f"error: {err.strerror or err}{where}", err=True)
-        sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
+    """The ``autotune`` console script."""
+    cli.main()

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .baselines import baselines_for
-from .compare import add_rates, compare_workload
-from .exporter import export
-from .logs import LogStore
-from .package import load_package
-from .measure import Protocol
-from .target import resolve_target
-from .tuning import TuneResult, tune
-from .workload import Workload
+from autotune.baselines import baselines_for
+from autotune.deploy.export import export
+from autotune.deploy.package import load_package
+from autotune.hardware.target import resolve_target
+from autotune.logs.store import LogStore
+from autotune.measure.compare import add_rates, compare_workload
+from autotune.measure.protocol import Protocol
+from autotune.search.tune import TuneResult, tune
+from autotune.workload import Workload
 
 # Odd channel counts, a non-square 5x3 kernel, anisotropic stride/padding/dilation.
 DEMO_WORKLOAD = Workload(

@@ -2,17 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from autotune.kernel import KernelTemplate, Param, TensorSpec, require_positive
+from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
 
 def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
     return (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+
+
+class ConvDims(NamedTuple):
+    """A conv2d workload's sizes, as every conv2d template's prim func uses them."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    g: int
+    dtype: str
+    cg: int  # input channels per group
+    kg: int  # output channels per group
+    oh: int
+    ow: int
+    hp: int  # padded input height
+    wp: int  # padded input width
+
+
+def pad_nchw(d: ConvDims):
+    """The block that zero-pads the NCHW input ``X`` into ``Xp`` (the conv2d templates'
+    "pad" block, written once; a macro, so every module is as if written out)."""
+    n, c, h, w, ph, pw, hp, wp, dtype = d.n, d.c, d.h, d.w, d.ph, d.pw, d.hp, d.wp, d.dtype
+
+    @T.macro
+    def pad(X, Xp):
+        for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
+            with T.sblock("pad"):
+                v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                Xp[v0, v1, v2, v3] = T.if_then_else(
+                    ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
+                    X[v0, v1, v2 - ph, v3 - pw],
+                    T.cast(0, dtype),
+                )
+
+    return pad
+
+
+def unpack_nchw(d: ConvDims, channels: int, block: int):
+    """The block that writes a channel-blocked output ``Yb`` (N, C/block, H, W, block) back
+    to NCHW ``Y`` ("unpack"), for the blocked layout variants."""
+    n, oh, ow = d.n, d.oh, d.ow
+
+    @T.macro
+    def unpack(Yb, Y):
+        for i0, i1, i2, i3 in T.grid(n, channels, oh, ow):
+            with T.sblock("unpack"):
+                v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                Y[v0, v1, v2, v3] = Yb[v0, v1 // block, v2, v3, v1 % block]
+
+    return unpack
 
 
 class Conv2d(KernelTemplate):
@@ -52,6 +112,14 @@ class Conv2d(KernelTemplate):
                     f"parameter '{name}': dilated kernel extent {extent} is larger than the "
                     f"padded input {padded}"
                 )
+
+    def dims(self, p: dict[str, Any]) -> ConvDims:
+        """The sizes the prim funcs are written in."""
+        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
+        c, k, g = p["c"], p["k"], p["groups"]
+        return ConvDims(p["n"], c, p["h"], p["w"], k, p["kh"], p["kw"], sh, sw, ph, pw, dh, dw,
+                        g, p["dtype"], c // g, k // g, *self._out_hw(p),
+                        p["h"] + 2 * ph, p["w"] + 2 * pw)
 
     def _out_hw(self, p: dict[str, Any]) -> tuple[int, int]:
         (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
@@ -93,12 +161,9 @@ class Conv2d(KernelTemplate):
         return out.astype(p["dtype"])
 
     def prim_func(self, p: dict[str, Any]):
-        n, c, h, w, k, kh, kw = (p[x] for x in ("n", "c", "h", "w", "k", "kh", "kw"))
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        g, dtype = p["groups"], p["dtype"]
-        cg, kg = c // g, k // g
-        oh, ow = self._out_hw(p)
-        hp, wp = h + 2 * ph, w + 2 * pw
+        d = self.dims(p)
+        n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
+        pad = pad_nchw(d)
 
         @T.prim_func(s_tir=True)
         def conv2d(
@@ -108,14 +173,7 @@ class Conv2d(KernelTemplate):
         ):
             T.func_attr({"global_symbol": "main", "tirx.noalias": True})
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
-            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
-                with T.sblock("pad"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Xp[v0, v1, v2, v3] = T.if_then_else(
-                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
-                        X[v0, v1, v2 - ph, v3 - pw],
-                        T.cast(0, dtype),
-                    )
+            pad(X, Xp)
             for b, o, y, x, rc, ry, rx in T.grid(n, k, oh, ow, cg, kh, kw):
                 with T.sblock("conv"):
                     vb, vo, vy, vx, vc, vry, vrx = T.axis.remap(

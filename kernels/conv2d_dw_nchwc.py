@@ -15,8 +15,8 @@ from typing import Any
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from kernels.conv2d import Conv2d
-from kernels.conv2d_nchwc import channel_block
+from autotune.kernels.conv2d import Conv2d, unpack_nchw
+from autotune.kernels.conv2d_nchwc import channel_block
 
 
 class Conv2dDepthwiseNCHWc(Conv2d):
@@ -33,13 +33,11 @@ class Conv2dDepthwiseNCHWc(Conv2d):
                 f"groups={p['groups']}, c={p['c']}, k={p['k']}")
 
     def prim_func(self, p: dict[str, Any]):
-        n, c, h, w, kh, kw = (p[x] for x in ("n", "c", "h", "w", "kh", "kw"))
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        dtype = p["dtype"]
-        oh, ow = self._out_hw(p)
-        hp, wp = h + 2 * ph, w + 2 * pw
+        d = self.dims(p)
+        n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
         bc = channel_block(c)
         cb = -(-c // bc)
+        unpack = unpack_nchw(d, c, bc)
 
         @T.prim_func(s_tir=True)
         def conv2d_dw_nchwc(
@@ -76,10 +74,7 @@ class Conv2dDepthwiseNCHWc(Conv2d):
                     Yb[vb, vco, vy, vx, vci] = Yb[vb, vco, vy, vx, vci] + Xb[
                         vb, vco, vy * sh + vry * dh, vx * sw + vrx * dw, vci
                     ] * Wb[vco, vry, vrx, vci]
-            for i0, i1, i2, i3 in T.grid(n, c, oh, ow):
-                with T.sblock("unpack"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Y[v0, v1, v2, v3] = Yb[v0, v1 // bc, v2, v3, v1 % bc]
+            unpack(Yb, Y)
 
         return conv2d_dw_nchwc
 

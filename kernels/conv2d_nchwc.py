@@ -14,7 +14,7 @@ from typing import Any
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from kernels.conv2d import Conv2d
+from autotune.kernels.conv2d import Conv2d, pad_nchw, unpack_nchw
 
 
 def channel_block(k: int) -> int:
@@ -44,14 +44,11 @@ class Conv2dNCHWc(Conv2d):
         return self._dense(p) if p["groups"] == 1 else self._grouped(p)
 
     def _grouped(self, p: dict[str, Any]):
-        n, c, h, w, k, kh, kw, g = (p[x] for x in ("n", "c", "h", "w", "k", "kh", "kw", "groups"))
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        dtype = p["dtype"]
-        oh, ow = self._out_hw(p)
-        hp, wp = h + 2 * ph, w + 2 * pw
-        cg = c // g
-        bk = group_block(k // g)
-        kb, per_group = k // bk, k // g // bk  # blocks in all, blocks in a group
+        d = self.dims(p)
+        n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
+        bk = group_block(kg)
+        kb, per_group = k // bk, kg // bk  # blocks in all, blocks in a group
+        pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 
         @T.prim_func(s_tir=True)
         def conv2d_nchwc_grouped(
@@ -63,14 +60,7 @@ class Conv2dNCHWc(Conv2d):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, cg, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)
-            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
-                with T.sblock("pad"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Xp[v0, v1, v2, v3] = T.if_then_else(
-                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
-                        X[v0, v1, v2 - ph, v3 - pw],
-                        T.cast(0, dtype),
-                    )
+            pad(X, Xp)
             for i0, i1, i2, i3, i4 in T.grid(kb, cg, kh, kw, bk):
                 with T.sblock("weight_pack"):
                     v0, v1, v2, v3, v4 = T.axis.remap("SSSSS", [i0, i1, i2, i3, i4])
@@ -85,21 +75,16 @@ class Conv2dNCHWc(Conv2d):
                     Yb[vb, vko, vy, vx, vki] = Yb[vb, vko, vy, vx, vki] + Xp[
                         vb, vko // per_group * cg + vc, vy * sh + vry * dh, vx * sw + vrx * dw
                     ] * Wb[vko, vc, vry, vrx, vki]
-            for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
-                with T.sblock("unpack"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Y[v0, v1, v2, v3] = Yb[v0, v1 // bk, v2, v3, v1 % bk]
+            unpack(Yb, Y)
 
         return conv2d_nchwc_grouped
 
     def _dense(self, p: dict[str, Any]):
-        n, c, h, w, k, kh, kw = (p[x] for x in ("n", "c", "h", "w", "k", "kh", "kw"))
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        dtype = p["dtype"]
-        oh, ow = self._out_hw(p)
-        hp, wp = h + 2 * ph, w + 2 * pw
+        d = self.dims(p)
+        n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
         bk = channel_block(k)
         kb = -(-k // bk)
+        pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 
         @T.prim_func(s_tir=True)
         def conv2d_nchwc(
@@ -111,14 +96,7 @@ class Conv2dNCHWc(Conv2d):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, c, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)
-            for i0, i1, i2, i3 in T.grid(n, c, hp, wp):
-                with T.sblock("pad"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Xp[v0, v1, v2, v3] = T.if_then_else(
-                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
-                        X[v0, v1, v2 - ph, v3 - pw],
-                        T.cast(0, dtype),
-                    )
+            pad(X, Xp)
             for i0, i1, i2, i3, i4 in T.grid(kb, c, kh, kw, bk):
                 with T.sblock("weight_pack"):
                     v0, v1, v2, v3, v4 = T.axis.remap("SSSSS", [i0, i1, i2, i3, i4])
@@ -135,10 +113,7 @@ class Conv2dNCHWc(Conv2d):
                     Yb[vb, vko, vy, vx, vki] = Yb[vb, vko, vy, vx, vki] + Xp[
                         vb, vc, vy * sh + vry * dh, vx * sw + vrx * dw
                     ] * Wb[vko, vc, vry, vrx, vki]
-            for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
-                with T.sblock("unpack"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Y[v0, v1, v2, v3] = Yb[v0, v1 // bk, v2, v3, v1 % bk]
+            unpack(Yb, Y)
 
         return conv2d_nchwc
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from tvm.script import tirx as T
 
-from kernels.conv2d import Conv2d
+from autotune.kernels.conv2d import Conv2d
 
 
 class Conv2dNHWC(Conv2d):
@@ -19,12 +19,8 @@ class Conv2dNHWC(Conv2d):
     variant_of = "conv2d"
 
     def prim_func(self, p: dict[str, Any]):
-        n, c, h, w, k, kh, kw = (p[x] for x in ("n", "c", "h", "w", "k", "kh", "kw"))
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        g, dtype = p["groups"], p["dtype"]
-        cg, kg = c // g, k // g
-        oh, ow = self._out_hw(p)
-        hp, wp = h + 2 * ph, w + 2 * pw
+        n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = \
+            self.dims(p)
 
         @T.prim_func(s_tir=True)
         def conv2d_nhwc(

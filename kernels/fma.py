@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from tvm.script import tirx as T
 
-from autotune.tir_math import lane_split
-from autotune.vector import VectorKernel
+from autotune.workload.tir_math import lane_split
+from autotune.workload.vector import VectorKernel
 
 
 class Fma(VectorKernel):

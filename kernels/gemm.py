@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from tvm.script import tirx as T
 
-from autotune.kernel import KernelTemplate, Param, TensorSpec, require_positive
+from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
 
 class Gemm(KernelTemplate):

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from tvm.script import tirx as T
 
-from autotune.kernel import KernelTemplate, Param, TensorSpec, require_positive
-from autotune.tir_math import exp, lane_split
+from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
+from autotune.workload.tir_math import exp, lane_split
 
 
 class Softmax(KernelTemplate):

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from tvm.script import tirx as T
 
-from autotune.kernel import TensorSpec
-from autotune.vector import VectorKernel
+from autotune.workload.template import TensorSpec
+from autotune.workload.vector import VectorKernel
 
 
 class Sum(VectorKernel):

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pandas as pd
 import tvm
-
 from bench_output import fenced, write_results
 
 WORKLOADS = [
@@ -50,8 +49,8 @@ def vectorised(wl):
 
 
 def arms(wl, target, sets):
-    from autotune.build import call_kernel, compile_module, prepare_call, prepare_module  # noqa: PLC0415
-    from autotune.measure import Prepared  # noqa: PLC0415
+    from autotune.measure.compile import call_kernel, compile_module, prepare_call, prepare_module  # noqa: PLC0415
+    from autotune.measure.protocol import Prepared  # noqa: PLC0415
 
     rt_mod = compile_module(vectorised(wl), target)
     dev = tvm.cpu()
@@ -80,9 +79,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", default="results", type=Path)
     args = parser.parse_args()
-    from autotune.measure import Protocol, input_sets, measure  # noqa: PLC0415
-    from autotune.target import resolve_target, target_key, target_threads  # noqa: PLC0415
-    from autotune.threads import set_threads  # noqa: PLC0415
+    from autotune.hardware.target import resolve_target, target_key, target_threads  # noqa: PLC0415
+    from autotune.hardware.threads import set_threads  # noqa: PLC0415
+    from autotune.measure.protocol import Protocol, input_sets, measure  # noqa: PLC0415
     from autotune.workload import Workload  # noqa: PLC0415
 
     target = resolve_target("cpu")

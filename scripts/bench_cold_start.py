@@ -11,10 +11,10 @@ kernel and the best of the workload's long log (``results/logs``, e.g. 1000 tria
   empty log directory, nothing carried over (``transfer=False``);
 - ``early16``: batches of 16, model ranks after the first 16 and retrains every batch;
 - ``transfer``: as ``default``, with the other workloads' long logs beside it, so the
-  search starts from their best schedules (``autotune.transfer``); the workload's own
+  search starts from their best schedules (``autotune.search.transfer``); the workload's own
   long log is held out, and so are the packaged seeds;
 - ``packaged``: as ``default`` with transfer on: the search starts from the seeds
-  packaged with autotune alone (``autotune/seeds``; a workload never starts from its own
+  packaged with autotune alone (``autotune/search/seeds``; a workload never starts from its own
   packaged log, so each of the default workloads starts from the other's).
 
     python scripts/bench_cold_start.py [--trials 64] [--repeats 3] [--arms default,packaged]
@@ -59,26 +59,24 @@ LONG_LOGS = Path("results/logs")
 
 def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     """Tune ``key`` with one arm in this process, then time it against the long log's best."""
-    import autotune
-    import autotune.transfer
-    from autotune.cost_model import target_logs
-    from autotune.logs import LogStore
-    from autotune.target import resolve_target
     from bench_convergence import timed_best
+
+    import autotune
+    from autotune.hardware.target import resolve_target
+    from autotune.logs.store import LogStore
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
     settings = ARMS[arm]
-    if not settings.packaged:
-        autotune.transfer.SEED_DIR = None  # this process runs this one arm
     log_dir = work / f"{arm}-{seed}-{wl.key}"
     if settings.donors:
-        for entry in target_logs(LogStore(LONG_LOGS), tgt):
+        for entry in LogStore(LONG_LOGS).entries(tgt):
             if entry.workload != wl:
                 shutil.copytree(entry.path, LogStore(log_dir).path(entry.workload, tgt))
     started = time.perf_counter()
     search = autotune.SearchOptions(seed=seed, trials_per_iter=settings.per_iter,
                                     model_warmup=settings.warmup,
-                                    transfer=settings.donors or settings.packaged)
+                                    transfer=settings.donors or settings.packaged,
+                                    **({} if settings.packaged else {"seed_logs": None}))
     autotune.tune(wl, tgt, trials=trials, log_dir=log_dir, progress=False, search=search)
     seconds = time.perf_counter() - started
     long_log = LogStore(LONG_LOGS).open(wl, tgt)
@@ -107,9 +105,9 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.events import trials_done
-    from autotune.logs import LogStore
-    from autotune.target import resolve_target, target_key
+    from autotune.hardware.target import resolve_target, target_key
+    from autotune.logs.events import trials_done
+    from autotune.logs.store import LogStore
     from autotune.workload import Workload
 
     tgt = resolve_target("cpu")

@@ -28,8 +28,8 @@ DEFAULT_WORKLOADS = [
 
 def first_records(entry, count: int, scratch: Path):
     """A copy of ``entry``'s log holding only its first ``count`` records."""
-    from autotune.logrepair import RECORDS, WORKLOADS
-    from autotune.logs import LogEntry
+    from autotune.logs.repair import RECORDS, WORKLOADS
+    from autotune.logs.store import LogEntry
 
     scratch.mkdir(parents=True)
     shutil.copy(entry.path / WORKLOADS, scratch / WORKLOADS)
@@ -41,7 +41,7 @@ def first_records(entry, count: int, scratch: Path):
 def warm_entry(wl, tgt, store, keys: list[str], trials: int, scratch: Path):
     """``wl`` tuned for ``trials`` into ``scratch``, warm-started on the other keys' logs."""
     import autotune
-    from autotune.logs import LogStore
+    from autotune.logs.store import LogStore
 
     for other in keys:
         if other != wl.key:
@@ -55,10 +55,10 @@ def warm_entry(wl, tgt, store, keys: list[str], trials: int, scratch: Path):
 
 def timed_best(entry) -> float:
     """Median seconds of the log's best validated kernel, by the one protocol."""
-    from autotune.build import compile_module, prepare_module
-    from autotune.measure import Protocol, input_sets, measure
-    from autotune.select import best_validated
-    from autotune.target import device_for
+    from autotune.hardware.target import device_for
+    from autotune.measure.compile import compile_module, prepare_module
+    from autotune.measure.protocol import Protocol, input_sets, measure
+    from autotune.measure.validate import best_validated
 
     choice = best_validated(entry)
     wl, protocol = entry.workload, Protocol()
@@ -84,10 +84,10 @@ def main() -> None:
     import pandas as pd
 
     import autotune
-    from autotune.events import trials_done, tuning_curve
-    from autotune.logs import LogStore
-    from autotune.target import resolve_target, target_key
-    from autotune.threads import set_threads
+    from autotune.hardware.target import resolve_target, target_key
+    from autotune.hardware.threads import set_threads
+    from autotune.logs.events import trials_done, tuning_curve
+    from autotune.logs.store import LogStore
 
     tgt = resolve_target("cpu")
     set_threads(int(tgt.attrs["num-cores"]))

@@ -11,7 +11,7 @@ autotune bench conv-unusual --variants --target cpu --log-dir "$out/logs" --out 
 for suite in gemm-odd vector-ops; do
     autotune bench "$suite" --target cpu --log-dir "$out/logs" --out "$out"
 done
-target_dir="$out/$(python -c "from autotune.target import resolve_target, target_key; print(target_key(resolve_target('cpu')))")"
+target_dir="$out/$(python -c "from autotune.hardware.target import resolve_target, target_key; print(target_key(resolve_target('cpu')))")"
 echo "bench_cpu.sh: $(( ($(date +%s) - started) / 60 )) minutes in all" | tee "$target_dir/duration.txt"
 autotune report "$target_dir"/conv-unusual.csv "$target_dir"/gemm-odd.csv \
     "$target_dir"/vector-ops.csv --out "$target_dir/report"

@@ -12,7 +12,7 @@ started=$(date +%s)
 for suite in conv-unusual gemm-odd vector-ops; do
     autotune bench "$suite" --target cuda --log-dir "$out/logs" --out "$out" "${trials[@]}" --quiet
 done
-target_dir="$out/$(python -c "from autotune.target import resolve_target, target_key; print(target_key(resolve_target('cuda')))")"
+target_dir="$out/$(python -c "from autotune.hardware.target import resolve_target, target_key; print(target_key(resolve_target('cuda')))")"
 echo "bench_gpu.sh: $(( ($(date +%s) - started) / 60 )) minutes in all" \
     | tee "$target_dir/duration.txt"
 autotune report "$target_dir"/conv-unusual.csv "$target_dir"/gemm-odd.csv \

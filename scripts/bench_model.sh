@@ -9,7 +9,7 @@ set -euo pipefail
 out="${1:-results}"
 trials="${2:-1000}"
 budget="${3:-20m}"
-key=$(python -c "from autotune.target import resolve_target, target_key; print(target_key(resolve_target('cpu')))")
+key=$(python -c "from autotune.hardware.target import resolve_target, target_key; print(target_key(resolve_target('cpu')))")
 dir="$out/$key/models"
 mkdir -p "$dir"
 model="$dir/sample-small.onnx"

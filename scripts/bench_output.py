@@ -24,7 +24,7 @@ def write_results(out: Path, name: str, runs: pd.DataFrame, title: str, note: st
                   blocks: list[str]) -> None:
     """Write ``out/name.csv`` (``runs``) and ``out/name.md`` (title, host, command, note,
     ``blocks``), and print the Markdown."""
-    from autotune.bench import host_description
+    from autotune.hardware.host import host_description
 
     out.mkdir(parents=True, exist_ok=True)
     runs.to_csv(out / f"{name}.csv", index=False)

@@ -3,7 +3,7 @@
 Each (arm, workload) runs in a fresh Python process, so both pay the same start-up, and one
 at a time, so nothing else shares the cores. Both arms log every candidate with the same
 event callback; the final kernel of each is picked, validated against NumPy and timed by
-the same code (``autotune.tuning.summarize``). With ``--repeats R`` each arm runs R times
+the same code (``autotune.search.tune.summarize``). With ``--repeats R`` each arm runs R times
 (seeds 0..R-1, the runs interleaved) and the summary takes medians: one search of 64
 trials is a noisy sample of its final kernel. Arms: ``raw`` (``tune_tir`` as shipped),
 ``raw120`` (the same with its builder's 30 s time-out raised to 120 s, for hosts where the
@@ -41,11 +41,11 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
     from tvm.s_tir import meta_schedule as ms
 
     import autotune
-    from autotune.events import EventLog, read_events
-    from autotune.logs import LogEntry, LogStore
-    from autotune.target import resolve_target
-    from autotune.threads import set_threads
-    from autotune.tuning import summarize
+    from autotune.hardware.target import resolve_target
+    from autotune.hardware.threads import set_threads
+    from autotune.logs.events import EventLog, read_events
+    from autotune.logs.store import LogEntry, LogStore
+    from autotune.search.tune import summarize
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
     set_threads(int(tgt.attrs["num-cores"]))
@@ -61,12 +61,12 @@ def run_one(arm: str, key: str, trials: int, work: Path, seed: int) -> dict:
         events.close()
         entry = LogEntry(path, wl, tgt)
     else:
-        if arm == "autotune_evo":  # MetaSchedule's strategy, evolving by random scores too
-            autotune.tuning.ColdStartSearch = lambda cost_model, *_: "evolutionary"
-        # Both arms search from nothing: the workloads before this one in the same log
-        # directory are not carried over (``bench_cold_start.py --arms transfer`` measures that).
+        # "autotune_evo": MetaSchedule's strategy, evolving by random scores too. Both arms
+        # search from nothing: the workloads before this one in the same log directory are
+        # not carried over (``bench_cold_start.py --arms transfer`` measures that).
+        strategy = "evolutionary" if arm == "autotune_evo" else "autotune"
         autotune.tune(wl, tgt, trials=trials, log_dir=work / f"{arm}-{seed}", progress=False,
-                      search=autotune.SearchOptions(seed=seed, transfer=False))
+                      search=autotune.SearchOptions(seed=seed, transfer=False, strategy=strategy))
         entry = LogStore(work / f"{arm}-{seed}").open(wl, tgt)
     seconds = time.perf_counter() - started
     trial_events = [e for e in read_events(entry.path) if e.get("event") == "trial"]
@@ -98,7 +98,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.target import resolve_target, target_key
+    from autotune.hardware.target import resolve_target, target_key
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as work:

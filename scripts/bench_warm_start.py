@@ -3,7 +3,7 @@
 For each workload and seed, two runs of ``--trials`` trials, each in a fresh process on a
 fresh copy of the prior logs (``--prior``: every log there for the host CPU, except the
 workload's own): ``cold`` (MetaSchedule's default: random scores until 100 measurements)
-and ``warm`` (``autotune.cost_model``: trained on the prior logs first). The final kernel
+and ``warm`` (``autotune.search.cost_model``: trained on the prior logs first). The final kernel
 of each run is validated and timed by the same code. Writes ``warm-start.csv`` and ``.md``:
 
     python scripts/bench_warm_start.py [--prior results/logs] [--trials 64] [--repeats 2] [KEY ...]
@@ -31,7 +31,7 @@ DEFAULT_WORKLOADS = [
 def run_one(arm: str, key: str, trials: int, logs: Path, seed: int) -> dict:
     """Tune ``key`` into ``logs`` with a cold or warm cost model; return its numbers."""
     import autotune
-    from autotune.target import resolve_target
+    from autotune.hardware.target import resolve_target
 
     wl, tgt = autotune.Workload.from_key(key), resolve_target("cpu")
     started = time.perf_counter()
@@ -58,7 +58,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from autotune.target import resolve_target, target_key
+    from autotune.hardware.target import resolve_target, target_key
 
     key_dir = target_key(resolve_target("cpu"))
     prior = Path(args.prior) / key_dir

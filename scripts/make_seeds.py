@@ -1,13 +1,13 @@
-"""Build the seed logs packaged with autotune (``autotune/seeds``) from tuning logs.
+"""Build the seed logs packaged with autotune (``autotune/search/seeds``) from tuning logs.
 
 Each log under ``--log-dir`` gives its ``--per-log`` fastest records that build and match
 NumPy, written in MetaSchedule's database format beside the log's ``meta.json`` and their
-verdicts. A first search of a new shape starts from them (``autotune.transfer``) when this
+verdicts. A first search of a new shape starts from them (``autotune.search.transfer``) when this
 target has no similar logs of its own; a shape never starts from its own packaged log.
 Seeds are only as good as the search that found them: build them from long runs (the
 shipped ones are ``bench_convergence.py``'s 1000-trial logs), not from short ones:
 
-    python scripts/make_seeds.py --log-dir results/logs [--per-log 16] [--out autotune/seeds]
+    python scripts/make_seeds.py --log-dir results/logs [--per-log 16] [--out autotune/search/seeds]
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import argparse
 import shutil
 from pathlib import Path
 
-from autotune.logs import LogStore, record_id
-from autotune.logtools import commit_copy
-from autotune.select import record_seconds, validate_record
-from autotune.target import target_key
+from autotune.hardware.target import target_key
+from autotune.logs.store import LogStore, record_id, record_seconds
+from autotune.logs.tools import commit_copy
+from autotune.measure.validate import validate_record
 
 
 def copy_best(entry, out: LogStore, per_log: int) -> int:
@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log-dir", required=True, type=Path)
     parser.add_argument("--per-log", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=Path("autotune/seeds"))
+    parser.add_argument("--out", type=Path, default=Path("autotune/search/seeds"))
     args = parser.parse_args()
     if args.per_log < 1:
         parser.error(f"--per-log must be >= 1, got {args.per_log}")

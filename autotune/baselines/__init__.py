@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import AutotuneError
-from .base import Baseline
-from .cudnn_gpu import CudnnBaseline
-from .cupy_gpu import CupyBaseline
-from .numpy_cpu import NumpyBaseline
-from .onnxruntime_cpu import OnnxRuntimeBaseline
-from .torch_cpu import TorchBaseline
+from autotune.baselines.base import Baseline
+from autotune.baselines.cudnn_gpu import CudnnBaseline
+from autotune.baselines.cupy_gpu import CupyBaseline
+from autotune.baselines.numpy_cpu import NumpyBaseline
+from autotune.baselines.onnxruntime_cpu import OnnxRuntimeBaseline
+from autotune.baselines.torch_cpu import TorchBaseline
+from autotune.errors import AutotuneError
 
 BASELINES: dict[str, Baseline] = {
     b.name: b for b in (NumpyBaseline(), TorchBaseline(), OnnxRuntimeBaseline(), CupyBaseline(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable
 
-from ..workload import Workload
+from autotune.workload import Workload
 
 
 def array_kernel(xp, workload: Workload) -> Callable:

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..measure import Prepared
-from ..workload import Workload
+from autotune.measure.protocol import Prepared
+from autotune.workload import Workload
 
 
 class Baseline(ABC):

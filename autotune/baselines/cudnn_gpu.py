@@ -13,10 +13,10 @@ from functools import partial
 
 import numpy as np
 
-from ..cuda import EventClock, cupy, cupy_reason
-from ..measure import Prepared, Protocol, measure
-from ..workload import Workload
-from .base import Baseline
+from autotune.baselines.base import Baseline
+from autotune.hardware.cuda import EventClock, cupy, cupy_reason
+from autotune.measure.protocol import Prepared, Protocol, measure
+from autotune.workload import Workload
 
 _PLAN_PROTOCOL = Protocol(repeat=3, min_sample_s=0.002, warmup_s=0.0, max_sets=1)
 

@@ -12,11 +12,11 @@ from functools import partial
 
 import numpy as np
 
-from ..cuda import EventClock, cupy, cupy_reason
-from ..measure import Prepared
-from ..workload import Workload
-from .array_kernels import array_kernel
-from .base import Baseline
+from autotune.baselines.array_kernels import array_kernel
+from autotune.baselines.base import Baseline
+from autotune.hardware.cuda import EventClock, cupy, cupy_reason
+from autotune.measure.protocol import Prepared
+from autotune.workload import Workload
 
 
 class CupyBaseline(Baseline):

@@ -9,10 +9,10 @@ from functools import partial
 
 import numpy as np
 
-from ..measure import Prepared
-from ..workload import Workload
-from .array_kernels import array_kernel
-from .base import Baseline
+from autotune.baselines.array_kernels import array_kernel
+from autotune.baselines.base import Baseline
+from autotune.measure.protocol import Prepared
+from autotune.workload import Workload
 
 
 class NumpyBaseline(Baseline):

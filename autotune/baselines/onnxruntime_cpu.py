@@ -17,10 +17,10 @@ from functools import partial
 
 import numpy as np
 
-from ..measure import Prepared
-from ..threads import tvm_threads
-from ..workload import Workload
-from .base import Baseline
+from autotune.baselines.base import Baseline
+from autotune.hardware.threads import threads_in_use
+from autotune.measure.protocol import Prepared
+from autotune.workload import Workload
 
 OPSET = 17
 OUTPUT = "out"
@@ -53,7 +53,7 @@ class OnnxRuntimeBaseline(Baseline):
         for inputs, out in zip(sets, outs):
             weights = inputs[1] if constant else None
             if id(weights) not in sessions:
-                sessions[id(weights)] = session(model_bytes(workload, weights), tvm_threads())
+                sessions[id(weights)] = session(model_bytes(workload, weights), threads_in_use())
             sess = sessions[id(weights)]
             feeds = inputs[:1] if constant else inputs
             binding = sess.io_binding()
@@ -86,7 +86,7 @@ def input_names(workload: Workload) -> list[str]:
 
 def model_bytes(workload: Workload, weights: np.ndarray | None) -> bytes:
     """The serialised one-operator ONNX model of ``workload`` (output ``out``)."""
-    from onnx import TensorProto, helper, numpy_helper  # pylint: disable=import-outside-toplevel
+    from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
 
     p = workload.params
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(p["dtype"]))

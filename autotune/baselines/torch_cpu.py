@@ -10,9 +10,9 @@ from functools import partial
 
 import numpy as np
 
-from ..measure import Prepared
-from ..workload import Workload
-from .base import Baseline
+from autotune.baselines.base import Baseline
+from autotune.measure.protocol import Prepared
+from autotune.workload import Workload
 
 
 class TorchBaseline(Baseline):

@@ -8,15 +8,15 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from ..errors import ModelError
-from ..exporter import choose_records, kernel_entry, write_package
-from ..target import device_for, resolve_target, target_threads
-from ..threads import set_threads
-from ..tuning import DEFAULT_LOG_DIR
-from . import onnxruntime_ref
-from .glue import schedule_glue
-from .kernels import map_workloads, splice
-from .onnx_import import OnnxModel, load_onnx
+from autotune.deploy.export import choose_records, kernel_entry, write_package
+from autotune.errors import ModelError
+from autotune.hardware.target import device_for, resolve_target, target_threads
+from autotune.hardware.threads import set_threads
+from autotune.logs.store import DEFAULT_LOG_DIR
+from autotune.model import onnxruntime_ref
+from autotune.model.glue import schedule_glue
+from autotune.model.kernels import map_workloads, splice
+from autotune.model.onnx_import import OnnxModel, load_onnx
 
 LIBRARY = "model.so"
 

@@ -1,6 +1,6 @@
 """End-to-end latency of a model: tuned build vs TVM's untuned build vs ONNX Runtime.
 
-All three are timed by ``autotune.measure`` (warm-up, repeats, rotating input sets) in one
+All three are timed by ``autotune.measure.protocol`` (warm-up, repeats, rotating input sets) in one
 run, with the same thread count, and each one's outputs are checked against ONNX Runtime.
 """
 
@@ -14,15 +14,15 @@ import pandas as pd
 import tvm
 from tvm import relax
 
-from ..bench import host_description
-from ..errors import ModelError
-from ..measure import Prepared, Protocol, measure
-from ..target import device_for, resolve_target, target_key, target_threads
-from ..threads import set_threads
-from ..tuning import DEFAULT_LOG_DIR
-from . import onnxruntime_ref
-from .build import compile_model, outputs_of
-from .onnx_import import OnnxModel, load_onnx
+from autotune.errors import ModelError
+from autotune.hardware.host import host_description
+from autotune.hardware.target import device_for, resolve_target, target_key, target_threads
+from autotune.hardware.threads import set_threads
+from autotune.logs.store import DEFAULT_LOG_DIR
+from autotune.measure.protocol import Prepared, Protocol, measure
+from autotune.model import onnxruntime_ref
+from autotune.model.build import compile_model, outputs_of
+from autotune.model.onnx_import import OnnxModel, load_onnx
 
 
 def compare_model(

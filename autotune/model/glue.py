@@ -15,7 +15,7 @@ from tvm.s_tir.dlight.base import ApplyDefaultSchedule, ScheduleRule
 from tvm.s_tir.dlight.base.utils import get_extent
 from tvm.s_tir.dlight.cpu import Reduction
 
-from .kernels import OPAQUE
+from autotune.model.kernels import OPAQUE
 
 VECTOR = 16  # float32 lanes of an AVX-512 register; LLVM splits it for narrower ISAs
 PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it saves

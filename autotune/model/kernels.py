@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import relax
 
-from ..workload import Workload
+from autotune.workload import Workload
 
 OPAQUE = 8  # tvm.relax's OpPatternKind.kOpaque
 MAPPED_OPS = ("relax.nn.conv2d", "relax.matmul")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .onnx_import import OnnxModel
+from autotune.model.onnx_import import OnnxModel
 
 
 def unavailable() -> str | None:

@@ -12,8 +12,9 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from ..errors import PackageError
-from ..package import native_stderr_silenced, open_package
+from autotune.deploy.manifest import open_package
+from autotune.deploy.package import native_stderr_silenced
+from autotune.errors import PackageError
 
 
 class ModelPackage:

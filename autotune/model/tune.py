@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tvm
 
-from ..errors import ModelError
-from ..options import SearchOptions
-from ..tuning import DEFAULT_LOG_DIR, TuneResult, tune_many
-from ..workload import Workload
-from .kernels import map_workloads
-from .onnx_import import OnnxModel, load_onnx
+from autotune.errors import ModelError
+from autotune.logs.store import DEFAULT_LOG_DIR
+from autotune.model.kernels import map_workloads
+from autotune.model.onnx_import import OnnxModel, load_onnx
+from autotune.search.options import Budget, SearchOptions
+from autotune.search.tune import TuneResult, tune_budget
+from autotune.workload import Workload
 
 
 @dataclass
@@ -40,6 +41,20 @@ def tune_model(
     tuned for one model (or for a suite) is reused by every other with the same shape.
     ``search`` is ``autotune.tune``'s.
     """
+    return tune_model_budget(model, target, Budget(trials, time_budget, log_dir),
+                             progress=progress, search=search)
+
+
+def tune_model_budget(
+    model: OnnxModel | str | Path,
+    target: str | dict | tvm.target.Target,
+    budget: Budget,
+    *,
+    progress: bool = True,
+    search: SearchOptions = SearchOptions(),
+) -> ModelTuning:
+    """``tune_model`` with its budget and logs as one value; with neither a trial count nor
+    a time budget, 64 trials per kernel."""
     model = model if isinstance(model, OnnxModel) else load_onnx(model)
     mapping = map_workloads(model.relax_module())
     if not mapping.workloads:
@@ -47,6 +62,7 @@ def tune_model(
             f"{model.path} has no conv2d or matmul to tune"
             + (f" (left to TVM: {'; '.join(mapping.skipped)})" if mapping.skipped else "")
         )
-    results = tune_many(mapping.workloads, target, trials, log_dir, time_budget=time_budget,
-                        progress=progress, search=search)
+    if budget.trials is None and budget.time_budget is None:
+        budget = replace(budget, trials=64 * len(mapping.workloads))
+    results = tune_budget(mapping.workloads, target, budget, progress=progress, search=search)
     return ModelTuning(mapping.workloads, mapping.skipped, results)

@@ -1,0 +1,1 @@
+"""Run a suite: tune what needs trials, then time every implementation into one table."""

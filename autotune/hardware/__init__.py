@@ -1,0 +1,1 @@
+"""What the code runs on: targets and their keys, thread counts, measured and ISA peaks."""

@@ -1,0 +1,115 @@
+"""Find and set aside damaged lines in a MetaSchedule JSON database (a crash mid-write).
+
+MetaSchedule appends one JSON line per record and refuses to open a file with a broken
+line. A process killed mid-write leaves a torn last line, and the next append then lands on
+the end of it. ``repair`` moves every bad record line to ``<file>.damaged`` (nothing is
+deleted), rewrites a damaged workload line from the workload itself (so record indices stay
+valid), and ends the file with a newline; each fix is a warning naming file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.atomic import write_text
+from autotune.workload import Workload
+
+WORKLOADS = "database_workload.json"
+RECORDS = "database_tuning_record.json"
+
+
+class LogDamageWarning(UserWarning):
+    """A damaged line was found in a tuning log and set aside."""
+
+
+def _record_ok(line: str, workloads: int) -> bool:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return (
+        isinstance(data, list) and len(data) == 2 and isinstance(data[0], int)
+        and 0 <= data[0] < workloads and isinstance(data[1], list) and len(data[1]) == 4
+    )
+
+
+def _workload_ok(line: str) -> bool:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, list) and len(data) == 2 and isinstance(data[1], str)
+
+
+def damaged_lines(path: Path) -> dict[str, list[int]]:
+    """1-based numbers of damaged lines in each database file of log folder ``path``."""
+    found = {}
+    workloads = _lines(path / WORKLOADS)
+    bad_w = [i + 1 for i, ln in enumerate(workloads) if not _workload_ok(ln)]
+    bad_r = [i + 1 for i, ln in enumerate(_lines(path / RECORDS))
+             if not _record_ok(ln, len(workloads))]
+    if bad_w or _torn(path / WORKLOADS):
+        found[WORKLOADS] = bad_w
+    if bad_r or _torn(path / RECORDS):
+        found[RECORDS] = bad_r
+    return found
+
+
+def repair(path: Path, workload: Workload) -> int:
+    """Fix the database files of log folder ``path`` in place; returns lines set aside.
+
+    Call it only while holding the log's tuning lock: another process may be appending.
+    """
+    damage = damaged_lines(path)
+    moved = 0
+    if WORKLOADS in damage:
+        lines = _lines(path / WORKLOADS)
+        for number in damage[WORKLOADS]:
+            _warn(path / WORKLOADS, number, "rewritten from the workload")
+            lines[number - 1] = _workload_line(workload)
+        _rewrite(path / WORKLOADS, lines)
+    if RECORDS in damage:
+        lines = _lines(path / RECORDS)
+        bad = set(damage[RECORDS])
+        with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
+            for number in sorted(bad):
+                _warn(path / RECORDS, number, f"moved to {RECORDS}.damaged")
+                aside.write(lines[number - 1] + "\n")
+        _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
+        moved = len(bad)
+    return moved
+
+
+def _lines(file: Path) -> list[str]:
+    if not file.exists():
+        return []
+    return [ln for ln in file.read_text(encoding="utf-8", errors="replace").split("\n") if ln.strip()]
+
+
+def _torn(file: Path) -> bool:
+    """True if the file does not end with a newline (its last write was cut short)."""
+    if not file.exists() or file.stat().st_size == 0:
+        return False
+    with open(file, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
+def _rewrite(file: Path, lines: list[str]) -> None:
+    write_text(file, "".join(ln + "\n" for ln in lines))
+
+
+def _workload_line(workload: Workload) -> str:
+    with tempfile.TemporaryDirectory() as scratch:
+        ms.database.JSONDatabase(work_dir=scratch).commit_workload(workload.module())
+        return _lines(Path(scratch) / WORKLOADS)[0]
+
+
+def _warn(file: Path, number: int, action: str) -> None:
+    warnings.warn(f"{file}:{number}: damaged line, {action}", LogDamageWarning, stacklevel=3)

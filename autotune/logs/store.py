@@ -1,0 +1,200 @@
+"""Tuning logs on disk, one MetaSchedule JSON database per (target, workload).
+
+Layout, and which module adds each file (this is the one place that lists them)::
+
+    LOG_DIR/<target key>/<workload key>/
+        database_workload.json        MetaSchedule's own files: plain
+        database_tuning_record.json   JSONDatabase(work_dir=...) opens them (search.tune,
+                                      through logs.routed; logs.tools merge and prune)
+        meta.json                     format, workload, target JSON, TVM version (here)
+        validation.json               verdict of each record checked against NumPy (here,
+                                      for measure.validate)
+        variant.json                  the winning layout variant and each one's time, in
+                                      the base workload's log (measure.validate)
+        events.jsonl                  one line per measured candidate (logs.events)
+        *.damaged                     lines set aside as damaged (logs.repair)
+        database_tuning_record.json.pruned   records removed by ``logs prune`` (logs.tools)
+        .lock                         held by the process tuning this log (here)
+        logs/                         MetaSchedule's text logs (search.tune)
+    LOG_DIR/<target key>/_suite/logs/ MetaSchedule's text logs of multi-workload runs
+
+The target key carries a hash of the full target JSON, and ``meta.json`` is checked on
+every open, so a log tuned for one target is never applied to another. One process at a
+time tunes a log (a file lock); damaged lines from a crash mid-write are set aside with a
+warning before MetaSchedule reads the files (logs.repair).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import filelock
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.atomic import write_json
+from autotune.errors import LogError
+from autotune.hardware.target import same_target, target_json, target_key
+from autotune.logs.repair import RECORDS, WORKLOADS, damaged_lines, repair
+from autotune.workload import Workload
+
+DEFAULT_LOG_DIR = "results/logs"
+META = "meta.json"
+META_FORMAT = 1  # of meta.json; raised when its fields change meaning
+VERDICTS = "validation.json"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One workload's log for one target."""
+
+    path: Path
+    workload: Workload
+    target: tvm.target.Target
+
+    def lock(self) -> filelock.FileLock:
+        """The lock a tuning process holds on this log (re-entrant within a process)."""
+        return _lock(str(self.path / ".lock"))
+
+    def database(self) -> ms.database.JSONDatabase:
+        """The MetaSchedule database (created if absent), damaged lines set aside first.
+
+        If another process is tuning this log, its files are not touched: a repaired copy
+        is opened instead (records committed to it are not kept).
+        """
+        if damaged_lines(self.path):
+            try:
+                with self.lock().acquire(timeout=0):
+                    repair(self.path, self.workload)
+            except filelock.Timeout:
+                return _repaired_copy(self)
+        return ms.database.JSONDatabase(work_dir=str(self.path))
+
+    def has_records(self) -> bool:
+        """Whether any candidate was measured into this log (by a run of ours or merged in)."""
+        file = self.path / RECORDS
+        return file.exists() and file.stat().st_size > 0
+
+    def verdicts(self) -> dict[str, dict]:
+        """Validation verdicts by record id (see ``record_id``)."""
+        file = self.path / VERDICTS
+        return json.loads(file.read_text()) if file.exists() else {}
+
+    def save_verdict(self, rid: str, verdict: dict) -> None:
+        with _lock(str(self.path / ".validation.lock")):
+            verdicts = self.verdicts()
+            verdicts[rid] = verdict
+            write_json(self.path / VERDICTS, verdicts)
+
+
+class LogStore:
+    """The log directory: finds, creates and lists per-target, per-workload logs."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, workload: Workload, target: tvm.target.Target) -> Path:
+        return self.root / target_key(target) / workload.key
+
+    def open(self, workload: Workload, target: tvm.target.Target, create: bool = False) -> LogEntry:
+        """The log of ``workload`` on ``target``; LogError if missing (unless ``create``)."""
+        path = self.path(workload, target)
+        meta_file = path / META
+        want = target_json(target)
+        if meta_file.exists():
+            meta = read_meta(meta_file)
+            if not same_target(meta.get("target") or {}, want):
+                raise LogError(
+                    f"log {path} was tuned for target {json.dumps(meta.get('target'))}, "
+                    f"not {json.dumps(want)}; it is not applied to another target"
+                )
+        elif create:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                write_json(
+                    meta_file,
+                    {"format": META_FORMAT, "workload": workload.to_json(), "target": want,
+                     "tvm_version": tvm.__version__},
+                )
+            except OSError as err:
+                raise LogError(
+                    f"cannot write the log directory {path}: {err.strerror or err}; "
+                    "give a writable --log-dir"
+                ) from None
+        else:
+            raise LogError(
+                f"no tuning log for {workload.key} on target {target_key(target)} "
+                f"under {self.root}; tune it first"
+            )
+        return LogEntry(path, workload, target)
+
+    def entries(self, target: tvm.target.Target | None = None) -> list[LogEntry]:
+        """Every log under the root: of every target, or only of ``target``."""
+        found = []
+        want = target_json(target) if target is not None else None
+        for meta_file in sorted(self.root.glob(f"*/*/{META}")):
+            meta = read_meta(meta_file)
+            if want is not None and not same_target(meta["target"], want):
+                continue
+            found.append(
+                LogEntry(
+                    meta_file.parent,
+                    Workload.from_json(meta["workload"]),
+                    tvm.target.Target(meta["target"]),
+                )
+            )
+        return found
+
+
+def read_meta(meta_file: Path) -> dict:
+    """A log's ``meta.json``; LogError if a newer autotune wrote it (format > META_FORMAT).
+    Logs written before the format field existed are format 1."""
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format", 1) > META_FORMAT:
+        raise LogError(f"{meta_file} is log format {meta['format']}, newer than this "
+                       f"autotune reads ({META_FORMAT}); upgrade autotune to use it")
+    return meta
+
+
+@cache
+def _lock(path: str) -> filelock.FileLock:
+    return filelock.FileLock(path)
+
+
+def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
+    scratch = Path(tempfile.mkdtemp(prefix="autotune-log-"))
+    for name in (WORKLOADS, RECORDS):
+        if (entry.path / name).exists():
+            shutil.copy(entry.path / name, scratch / name)
+    repair(scratch, entry.workload)
+    return ms.database.JSONDatabase(work_dir=str(scratch))
+
+
+def run_seconds(run_secs) -> float | None:
+    """Seconds of one measured candidate, from MetaSchedule's samples (a record's
+    ``run_secs`` or a runner result's): their mean, as MetaSchedule ranks them; None when
+    nothing was measured. The one place this is computed."""
+    if not run_secs:
+        return None
+    return float(np.mean([float(s) for s in run_secs]))
+
+
+def record_seconds(record: ms.database.TuningRecord) -> float:
+    """Mean measured run time of a record (inf if it holds no measurement)."""
+    seconds = run_seconds(record.run_secs)
+    return math.inf if seconds is None else seconds
+
+
+def record_id(record: ms.database.TuningRecord) -> str:
+    """A stable id of a record's schedule: the hash of its trace."""
+    return hashlib.sha256(str(record.trace).encode()).hexdigest()[:16]
+
+

@@ -1,0 +1,1 @@
+"""Compile, validate and time kernels and baselines with one protocol."""

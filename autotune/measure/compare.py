@@ -1,0 +1,139 @@
+"""Time one workload's tuned kernel, TVM's untuned kernel and baselines side by side.
+
+Every implementation runs on the same input sets, is checked against the NumPy reference
+first (a wrong one is reported, never timed), then timed with the one protocol. TVM's
+kernels are timed as a package's user calls them (``median_us``: ``Kernel.__call__`` on
+NumPy arrays, writing into a preallocated ``out=`` as the libraries write into theirs) and
+as the bare kernel on tensors made once (``kernel_us``); ``call_overhead_us`` is the
+difference. A tuned kernel that packs its weights is also timed with them packed once
+(``prepacked_us``: ``Kernel.prepare``, as ONNX Runtime packs its constant weights).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import tvm
+
+from autotune.baselines import Baseline
+from autotune.hardware.target import device_for
+from autotune.logs.store import LogStore
+from autotune.measure.compile import (
+    check_numerics,
+    compile_module,
+    default_module,
+    prepare_call,
+    prepare_module,
+    prepare_packed_call,
+)
+from autotune.measure.protocol import Prepared, Protocol, Timing, input_sets, measure
+from autotune.measure.validate import best_variant
+from autotune.workload import Workload
+
+CALL_PATH = "package call: NumPy arrays in, NumPy out="
+GPU_CALL_PATH = "package call: device tensors in, device out="
+
+
+def compare_workload(
+    wl: Workload, store: LogStore, tgt: tvm.target.Target, competing: list[Baseline],
+    protocol: Protocol,
+) -> list[dict]:
+    """Rows for the tuned kernel (best validated record of the workload or of one of its
+    layout variants, named in the ``variant`` column), TVM's untuned one and baselines."""
+    dev = device_for(tgt)
+    sets = input_sets(wl, protocol.sets_for(wl))
+    rows = []
+    chosen = best_variant(store, wl, tgt)
+    tvm_impls = [("tvm-tuned", chosen[1].module if chosen else None),
+                 ("tvm-untuned", default_module(wl, tgt))]
+    for name, mod in tvm_impls:
+        if mod is None:
+            rows.append(_row(wl, name, None, False, "no validated record"))
+            continue
+        rt_mod = compile_module(mod, tgt)
+        error = check_numerics(rt_mod, wl, tgt)
+        row = _timed_row(wl, name, prepare_call(rt_mod, wl, sets, tgt), sets, protocol, error,
+                         validated=name == "tvm-tuned")
+        row["timed"] = CALL_PATH if tgt.kind.name == "llvm" else GPU_CALL_PATH
+        if row["correct"]:
+            kernel = measure(prepare_module(rt_mod, wl, sets, dev), protocol)
+            row["kernel_us"] = kernel.median * 1e6
+            row["call_overhead_us"] = row["median_us"] - row["kernel_us"]
+        if name == "tvm-tuned":
+            row["variant"] = chosen[0].key
+            packed = prepare_packed_call(mod, chosen[0], sets, tgt) if row["correct"] else None
+            if packed is not None:  # the same kernel with its weights packed once
+                checked = _timed_row(wl, name, packed, sets, protocol, None)
+                row["prepacked_us"] = checked["median_us"] if checked["correct"] else math.nan
+        rows.append(row)
+    for baseline in competing:
+        if not baseline.supports(wl):
+            continue
+        try:
+            prepared = baseline.prepare(wl, sets)
+        except Exception as err:  # a library that cannot run this shape: say so, go on
+            rows.append(_row(wl, baseline.name, None, False, f"{type(err).__name__}: {err}"))
+            continue
+        row = _timed_row(wl, baseline.name, prepared, sets, protocol, None)
+        row["weights"] = "constant" if baseline.constant_weights(wl) else "per call"
+        rows.append(row)
+    return rows
+
+
+def _timed_row(wl, name, prepared: Prepared, sets, protocol, error, validated=False) -> dict:
+    """Check the outputs of the first and last input sets, then time; a wrong one is not timed."""
+    for i in sorted({0, len(sets) - 1}):
+        if error:
+            break
+        prepared.calls[i]()
+        error = wl.check(prepared.output(i), sets[i])
+    if error:
+        return _row(wl, name, None, False, error)
+    return _row(wl, name, measure(prepared, protocol), True, None, validated)
+
+
+def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: str | None,
+         validated: bool = False) -> dict:
+    nan = math.nan
+    return {
+        "workload": wl.key,
+        "kernel": wl.kernel,
+        "dtype": wl.params["dtype"],
+        "implementation": name,
+        "median_us": timing.median * 1e6 if timing else nan,
+        "min_us": timing.min * 1e6 if timing else nan,
+        "max_us": timing.max * 1e6 if timing else nan,
+        "spread": timing.spread if timing else nan,
+        "samples": timing.samples if timing else 0,
+        "calls_per_sample": timing.number if timing else 0,
+        "input_sets": timing.sets if timing else 0,
+        "flops": wl.flops,
+        "bytes": wl.bytes_moved,
+        "correct": correct,
+        "validated": validated and correct,
+        "error": error or "",
+        "variant": "",
+        "timed": "",
+        "weights": "per call",
+        "kernel_us": nan,
+        "call_overhead_us": nan,
+        "prepacked_us": nan,  # tuned kernels that pack their weights: packed once instead
+    }
+
+
+def add_rates(frame: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
+    """Add GFLOP/s, GB/s, FLOP/byte and speedups over each baseline (and the best one)."""
+    seconds = frame["median_us"] * 1e-6
+    frame["gflops"] = frame["flops"] / seconds / 1e9
+    frame["gbps"] = frame["bytes"] / seconds / 1e9
+    frame["intensity"] = frame["flops"] / frame["bytes"]
+    by_impl = frame.pivot_table(index="workload", columns="implementation", values="median_us")
+    for name in baselines:
+        base = frame["workload"].map(by_impl[name]) if name in by_impl else np.nan
+        frame[f"speedup_vs_{name}"] = base / frame["median_us"]
+    present = [n for n in baselines if n in by_impl]
+    best = by_impl[present].min(axis=1) if present else pd.Series(dtype=float)
+    frame["speedup_vs_best_baseline"] = frame["workload"].map(best) / frame["median_us"]
+    return frame

@@ -1,0 +1,114 @@
+"""Constant weights packed once: a kernel's weight-packing block split off its schedule.
+
+A template with a ``weight_pack`` block (the channel-blocked conv2d variants) computes a
+packed copy of its weights on every call. For a kernel deployed with known weights the
+tuned schedule is split in two functions: ``pack`` (the template's packing block alone, run
+once, taking the weights and writing the packed buffer) and ``packed`` (the tuned schedule
+without that block, taking the packed buffer in place of the weights). Both compute exactly
+what the tuned kernel computes: the packing block writes the buffer the rest only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tvm
+import tvm_ffi
+from tvm import s_tir, tirx
+
+from autotune.workload import Workload
+from autotune.workload.template import TensorSpec
+
+
+@dataclass(frozen=True)
+class Prepack:
+    """The two functions of a prepacked kernel and the packed buffer between them."""
+
+    weight: int  # which input the packed buffer replaces
+    packed: TensorSpec
+    pack: tirx.PrimFunc  # (weights, packed)
+    kernel: tirx.PrimFunc  # the inputs with ``packed`` for the weights, then the output
+
+    def functions(self, symbol: str) -> dict[str, tirx.PrimFunc]:
+        """The two functions under the names a library beside kernel ``symbol`` gives them."""
+        names = self.symbols(symbol)
+        return {names["pack"]: self.pack.with_attr("global_symbol", names["pack"]),
+                names["kernel"]: self.kernel.with_attr("global_symbol", names["kernel"])}
+
+    def entry(self, symbol: str) -> dict:
+        """The manifest's ``prepack`` field of kernel ``symbol`` (read by ``Kernel.prepare``)."""
+        return {"input": self.weight, "packed": self.packed.to_json(), **self.symbols(symbol)}
+
+    @staticmethod
+    def symbols(symbol: str) -> dict[str, str]:
+        return {"pack": f"{symbol}_pack", "kernel": f"{symbol}_packed"}
+
+
+def split(workload: Workload, scheduled: tvm.IRModule) -> Prepack | None:
+    """``scheduled`` (the workload's tuned module) split into pack and packed kernel; None if
+    the template packs no weights or the schedule has no packing block left (inlined)."""
+    block = workload.template.weight_pack
+    if block is None or block not in _block_names(scheduled["main"]):
+        return None
+    weight = workload.template.weights[0]
+    template = workload.prim_func()
+    buffer = _written_by(template, block)
+    func = scheduled["main"]
+    tuned_buffer = next(b for b in _root(func).alloc_buffers if b.name == buffer.name)
+    params = list(func.params)
+    params[weight] = tuned_buffer
+    kernel = _keep(func, lambda name: name != block, params, drop={buffer.name})
+    pack = _keep(template, lambda name: name == block, [template.params[weight], buffer],
+                 drop={b.name for b in _root(template).alloc_buffers})
+    spec = TensorSpec(tuple(int(d) for d in buffer.ty.shape), str(buffer.ty.dtype))
+    return Prepack(weight, spec, pack, kernel)
+
+
+def _root(func: tirx.PrimFunc) -> s_tir.SBlock:
+    return func.body.block
+
+
+def _block_names(func: tirx.PrimFunc) -> set[str]:
+    names: set[str] = set()
+    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, lambda b: names.add(b.name_hint) or b)])
+    return names
+
+
+def _written_by(func: tirx.PrimFunc, block: str):
+    """The root-allocated buffer that ``block`` writes."""
+    names = []
+    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, lambda b: (
+        names.append(b.writes[0].source.name) if b.name_hint == block else None) or b)])
+    return next(b for b in _root(func).alloc_buffers if b.name == names[0])
+
+
+def _is_noop(stmt) -> bool:
+    return isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, tirx.IntImm)
+
+
+def _keep(func: tirx.PrimFunc, keep: Callable[[str], bool], params: list, drop: set[str]):
+    """``func`` with only the blocks ``keep`` names (and the loops around them), taking
+    ``params``, without the root allocations named in ``drop``."""
+
+    def realize(node):
+        name = node.block.name_hint
+        return node if name == "root" or keep(name) else tirx.Evaluate(0)
+
+    def loop(node):
+        return tirx.Evaluate(0) if _is_noop(node.body) else node
+
+    def seq(node):
+        rest = [s for s in node.seq if not _is_noop(s)]
+        return tirx.Evaluate(0) if not rest else rest[0] if len(rest) == 1 else tirx.SeqStmt(rest)
+
+    def root(node):
+        if node.name_hint != "root":
+            return node
+        return s_tir.SBlock(node.iter_vars, node.reads, node.writes, node.name_hint, node.body,
+                            node.init, [b for b in node.alloc_buffers if b.name not in drop],
+                            node.match_buffers, node.annotations)
+
+    body = tvm_ffi.structural_map(func.body, [(s_tir.SBlockRealize, realize), (tirx.For, loop),
+                                              (tirx.SeqStmt, seq), (s_tir.SBlock, root)])
+    return tirx.PrimFunc(params, body, func.ret_type, func.attrs)

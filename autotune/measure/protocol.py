@@ -1,0 +1,150 @@
+"""One timing protocol for everything timed: tuned and untuned TVM kernels and baselines.
+
+An implementation is prepared on several input sets (so that a memory-bound kernel does not
+find its inputs in cache from the previous call; a model's weights are the same array in
+every set, as they are in deployment); each sample runs enough calls, cycling
+through the sets, to last ``min_sample_s``; after a warm-up, ``repeat`` samples give the
+median, min and max seconds per call. The Python loop adds well under a microsecond a call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from autotune.workload import Workload
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How to time: samples, their minimum length, warm-up, and the input rotation."""
+
+    repeat: int = 25
+    min_sample_s: float = 0.01
+    warmup_s: float = 0.05
+    flush_bytes: int = field(default_factory=lambda: 2 * last_level_cache_bytes())
+    max_sets: int = 64
+
+    tuning_repeat: int = 3  # samples per candidate while tuning; their mean ranks candidates
+
+    def evaluator_config(self):
+        """MetaSchedule's runner settings for tuning: the same minimum sample length.
+
+        The runner only ranks candidates (in cache, no input rotation); every number this
+        project reports comes from ``measure``.
+        """
+        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig  # pylint: disable=import-outside-toplevel
+
+        return EvaluatorConfig(number=1, repeat=self.tuning_repeat,
+                               min_repeat_ms=max(1, round(self.min_sample_s * 1000)),
+                               enable_cpu_cache_flush=False)
+
+    def sets_for(self, workload: Workload) -> int:
+        """Input sets whose total size reaches ``flush_bytes`` (at most ``max_sets``)."""
+        per_set = sum(s.nbytes for s in workload.input_specs) + workload.output_spec.nbytes
+        return int(min(self.max_sets, max(1, math.ceil(self.flush_bytes / per_set))))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call over ``samples`` samples, each the mean of ``number`` calls."""
+
+    median: float
+    min: float
+    max: float
+    samples: int
+    number: int = 1
+    sets: int = 1
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median."""
+        return (self.max - self.min) / self.median if self.median else 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[float], number: int = 1, sets: int = 1) -> "Timing":
+        arr = np.asarray(samples, dtype=np.float64)
+        if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ValueError("timing samples must be a non-empty list of positive seconds")
+        return cls(float(np.median(arr)), float(arr.min()), float(arr.max()), int(arr.size),
+                   number, sets)
+
+
+class Clock:
+    """Wall-clock timer for host code; device clocks wait for queued work before reading."""
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> float:
+        return time.perf_counter() - self._t0
+
+
+@dataclass
+class Prepared:
+    """An implementation bound to its input sets: ``calls[i]()`` computes on set ``i``."""
+
+    calls: list[Callable[[], object]]
+    output: Callable[[int], np.ndarray]  # set i's result as NumPy, after calls[i]() ran
+    clock: Clock = field(default_factory=Clock)
+
+
+def input_sets(workload: Workload, count: int) -> list[list[np.ndarray]]:
+    """``count`` independent random input sets (set 0 is ``workload.make_inputs()``); the
+    template's weights (a conv's filter) are set 0's array in every set, as in a model."""
+    sets = [workload.make_inputs(seed=i) for i in range(count)]
+    for index in workload.template.weights:
+        for inputs in sets[1:]:
+            inputs[index] = sets[0][index]
+    return sets
+
+
+def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
+    """Time ``prepared`` with ``protocol``: seconds per call, rotating through its sets."""
+    protocol = protocol or Protocol()
+    calls, clock = prepared.calls, prepared.clock
+    sets = len(calls)
+
+    def run(number: int) -> float:
+        clock.start()
+        for i in range(number):
+            calls[i % sets]()
+        return clock.stop()
+
+    number = sets
+    elapsed = run(number)  # the first calls (cold caches, a library's lazy set-up) calibrate nothing
+    warm_until = time.perf_counter() + protocol.warmup_s
+    while True:
+        if elapsed < protocol.min_sample_s:
+            number *= 2
+        elapsed = run(number)
+        if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 4:
+            break
+    per_call = elapsed / number
+    number = max(number, math.ceil(protocol.min_sample_s / per_call))
+    number = math.ceil(number / sets) * sets  # every set equally often
+    samples = [run(number) / number for _ in range(protocol.repeat)]
+    return Timing.from_samples(samples, number, sets)
+
+
+@cache
+def last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache (Linux sysfs), or 32 MiB where it cannot be read."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        sizes.append(int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text))
+    return max(sizes, default=32 << 20)

@@ -1,0 +1,112 @@
+"""Pick the fastest tuning record whose kernel matches the NumPy reference."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import tvm
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.atomic import write_json
+from autotune.errors import LogError
+from autotune.logs.store import LogEntry, LogStore, record_id, record_seconds
+from autotune.measure.compile import check_numerics, compile_module, scheduled_module
+from autotune.workload import Workload
+
+WINNER = "variant.json"  # in the workload's own log folder: which layout variant won
+
+
+@dataclass
+class Choice:
+    """The chosen record of a log: its id, measured seconds during tuning, compiled module."""
+
+    record: ms.database.TuningRecord
+    rid: str
+    tuning_seconds: float
+    module: tvm.IRModule
+    rejected: int  # faster records that failed validation
+
+
+def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
+    """The fastest of the top ``top_k`` records that builds and computes the right result.
+
+    Each record is checked once; the verdict is kept in the log, so a wrong record is
+    never re-tried and never reported as best.
+    """
+    db = entry.database()
+    mod = entry.workload.module()
+    if not db.has_workload(mod):
+        return None
+    wanted = str(entry.target)
+    verdicts = entry.verdicts()
+    rejected = 0
+    for record in db.get_top_k(db.commit_workload(mod), top_k):
+        if str(record.target) != wanted:
+            continue  # never apply a record measured on another target
+        rid = record_id(record)
+        verdict = verdicts.get(rid)
+        scheduled = None
+        if verdict is None or verdict.get("tvm") != tvm.__version__:  # re-check on a new TVM
+            verdict, scheduled = validate_record(entry, record)
+            entry.save_verdict(rid, verdict)
+        if not verdict["ok"]:
+            rejected += 1
+            continue
+        if scheduled is None:
+            scheduled = scheduled_module(entry.workload, record)
+        return Choice(record, rid, record_seconds(record), scheduled, rejected)
+    return None
+
+
+def best_variant(
+    store: LogStore, workload: Workload, target: tvm.target.Target
+) -> tuple[Workload, Choice] | None:
+    """The validated kernel that serves ``workload``: from its own log or a layout variant's.
+
+    The winner recorded by the last tuning run with variants (each re-measured by the one
+    protocol) is used while it still validates; otherwise the variant whose chosen record
+    MetaSchedule measured fastest. None if no log has a validated record.
+    """
+    found: dict[str, tuple[Workload, Choice]] = {}
+    for wl in workload.variants():
+        try:
+            entry = store.open(wl, target)
+        except LogError:
+            continue
+        choice = best_validated(entry)
+        if choice is not None:
+            found[wl.key] = (wl, choice)
+    if not found:
+        return None
+    winner = recorded_winner(store, workload, target)
+    if winner in found:
+        return found[winner]
+    return min(found.values(), key=lambda pair: pair[1].tuning_seconds)
+
+
+def recorded_winner(store: LogStore, workload: Workload, target: tvm.target.Target) -> str | None:
+    file = store.path(workload, target) / WINNER
+    return json.loads(file.read_text())["winner"] if file.exists() else None
+
+
+def record_winner(
+    store: LogStore, workload: Workload, target: tvm.target.Target, latencies: dict[str, float]
+) -> str:
+    """Keep the variant with the lowest re-measured latency as ``workload``'s winner."""
+    winner = min(latencies, key=latencies.__getitem__)
+    write_json(store.path(workload, target) / WINNER, {"winner": winner, "latency_s": latencies})
+    return winner
+
+
+def validate_record(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
+    """Build ``record`` and check it against NumPy: its verdict, and its module if right."""
+    try:
+        scheduled = scheduled_module(entry.workload, record)
+        error = check_numerics(compile_module(scheduled, entry.target), entry.workload, entry.target)
+    except Exception as err:  # a record that no longer applies or builds is a failed record
+        return {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}",
+                "tvm": tvm.__version__}, None
+    if error:
+        return {"ok": False, "error": error, "tvm": tvm.__version__}, None
+    return {"ok": True, "tvm": tvm.__version__}, scheduled

@@ -1,0 +1,1 @@
+"""The report stage: a results table in, markdown and PNG figures out."""

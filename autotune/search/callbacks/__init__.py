@@ -1,0 +1,1 @@
+"""Measure callbacks of the search: one small class a file."""

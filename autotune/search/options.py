@@ -1,0 +1,72 @@
+"""How a search runs (``SearchOptions``) and how much of it (``Budget``): two values that
+every tuning entry point passes down unchanged.
+
+A new setting is one field (and one CLI option), not an edit of every function on the way
+down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autotune.errors import AutotuneError
+from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
+from autotune.search.budget import parse_duration
+
+PACKAGED_SEEDS = Path(__file__).parent / "seeds"  # seed logs shipped with autotune
+STRATEGIES = ("autotune", "evolutionary")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Settings of a MetaSchedule search (the defaults are what ``autotune tune`` uses)."""
+
+    trials_per_iter: int = 64  # candidates measured per batch
+    seed: int | None = None  # search seed (None: a random one)
+    variants: bool = False  # also tune the layout variants; the fastest validated one serves
+    warm_start: bool = False  # the cost model first learns from this target's logs
+    model_warmup: int | None = None  # measurements before the cost model ranks (None: 100)
+    transfer: bool = True  # a new log starts from similar workloads' best schedules
+    # "autotune": evolutionary search that samples at random while the cost model is cold
+    # and starts from transferred schedules (search.strategy); "evolutionary": MetaSchedule's
+    # own, as ``ms.tune_tir`` runs it (no transfer).
+    strategy: str = "autotune"
+    # Seed logs transfer falls back on after this target's logs (None: none).
+    seed_logs: Path | None = PACKAGED_SEEDS
+
+    def __post_init__(self) -> None:
+        if self.trials_per_iter < 1:
+            raise AutotuneError(f"trials_per_iter must be >= 1, got {self.trials_per_iter}")
+        if self.model_warmup is not None and self.model_warmup < 1:
+            raise AutotuneError(f"model_warmup must be >= 1, got {self.model_warmup}")
+        if self.strategy not in STRATEGIES:
+            raise AutotuneError(f"unknown search strategy {self.strategy!r}; "
+                                f"known: {', '.join(STRATEGIES)}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a run searches, and into which logs: ``trials`` in all (None: no trial
+    limit), ``time_budget`` seconds of wall clock (given as ``8h``, ``45m``, ``90s`` or a
+    number; None: none), whichever ends first, and the root of the logs."""
+
+    trials: int | None = None
+    time_budget: float | None = None
+    log_dir: Path = field(default=Path(DEFAULT_LOG_DIR))
+
+    def __post_init__(self) -> None:
+        if self.trials is not None and self.trials < 0:
+            raise AutotuneError(f"trials must be >= 0, got {self.trials}")
+        if self.time_budget is not None:
+            object.__setattr__(self, "time_budget", parse_duration(self.time_budget))
+        object.__setattr__(self, "log_dir", Path(self.log_dir))
+
+    @property
+    def store(self) -> LogStore:
+        return LogStore(self.log_dir)
+
+    def require_limit(self) -> None:
+        """AutotuneError unless the budget ends somewhere."""
+        if self.trials is None and self.time_budget is None:
+            raise AutotuneError("give a trial count, a time budget, or both")

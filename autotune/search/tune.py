@@ -1,0 +1,362 @@
+"""Tune one workload on one target with MetaSchedule, then validate and time the best kernel."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import filelock
+import tvm
+from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
+
+from autotune.baselines import baselines_for
+from autotune.errors import AutotuneError
+from autotune.hardware.target import (
+    device_for,
+    resolve_target,
+    target_key,
+    target_threads,
+)
+from autotune.hardware.threads import set_threads
+from autotune.logs.events import EventLog
+from autotune.logs.routed import RoutedDatabase
+from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
+from autotune.measure.compile import compile_module, prepare_module, protocol_for
+from autotune.measure.protocol import Protocol, Timing, input_sets, measure
+from autotune.measure.validate import best_validated, record_winner
+from autotune.search.builder import WarmBuilder
+from autotune.search.callbacks.per_task import PerTask
+from autotune.search.callbacks.progress import ProgressBar
+from autotune.search.cost_model import cold_cost_model, warm_cost_model
+from autotune.search.intrinsics import load_tensor_intrinsics
+from autotune.search.options import Budget, SearchOptions
+from autotune.search.scheduler import GradientScheduler
+from autotune.search.strategy import ColdStartSearch
+from autotune.search.transfer import donor_traces, packaged_logs
+from autotune.workload import Workload
+
+UNLIMITED = 1 << 30  # trial cap when only a time budget is given
+
+
+@dataclass
+class TuneResult:
+    """Outcome of tuning one workload: the best validated kernel and how it was found."""
+
+    workload: str
+    target: str
+    log_path: str
+    validated: bool
+    latency_s: float | None  # re-measured median of the chosen kernel
+    gflops: float | None
+    timing: dict | None
+    tuning_latency_s: float | None  # what MetaSchedule measured for the chosen record
+    records: int  # measured candidates in the log
+    rejected: int  # faster records that failed validation
+    trials_run: int
+    seconds: float
+    variant: str | None = None  # the layout variant whose kernel won (None: not tuned with variants)
+    variant_latency_s: dict | None = None  # re-measured median of each validated variant
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def tune(
+    workload: Workload,
+    target: str | dict | tvm.target.Target = "cpu",
+    trials: int | None = 64,
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    *,
+    time_budget: str | float | None = None,
+    progress: bool = True,
+    search: SearchOptions = SearchOptions(),
+) -> TuneResult:
+    """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
+
+    ``time_budget`` (``"8h"``, ``"45m"``, seconds) ends the search after the batch in which
+    it runs out, whichever of the two comes first; ``trials=None`` means no trial limit.
+    The search is TVM's evolutionary search with the XGBoost cost model; rerunning on an
+    existing log continues from the records already there. The best record is built and
+    checked against the NumPy reference; one that fails is skipped for the next best.
+    One process at a time tunes a log: another waits for it. ``search`` holds the rest:
+    with ``variants``, the workload's layout variants (``Workload.variants``) are tuned too,
+    under the same budget, and the fastest validated one is chosen and recorded
+    (``TuneResult.variant``). With ``warm_start``, the cost model first learns from the
+    records already measured on this target under ``log_dir`` (``search.cost_model``);
+    without, it starts cold, and ranks candidates at random until it holds
+    ``model_warmup`` measurements (None: MetaSchedule's 100; a number also retrains it after
+    every batch). With ``transfer``, a search that starts an empty log first measures the
+    best schedules of the most similar workloads already tuned for this target (then of the
+    seed logs, ``seed_logs``), fitted to this one (``search.transfer``).
+    """
+    return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
+                     progress=progress, search=search)[0]
+
+
+def tune_many(
+    workloads: list[Workload],
+    target: str | dict | tvm.target.Target = "cpu",
+    trials: int | None = None,
+    log_dir: str | Path = DEFAULT_LOG_DIR,
+    *,
+    time_budget: str | float | None = None,
+    progress: bool = True,
+    search: SearchOptions = SearchOptions(),
+) -> list[TuneResult]:
+    """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
+
+    ``trials`` and ``time_budget`` are totals for all workloads together; the (gradient)
+    task scheduler gives the trials to the tasks it expects to gain most from. Each
+    workload's records go to its own log, exactly as ``tune`` writes them. With
+    ``variants``, every layout variant is a task of its own, and each workload's result
+    is that of its fastest validated variant. ``search`` is ``tune``'s.
+    """
+    return tune_budget(workloads, target, Budget(trials, time_budget, log_dir),
+                       progress=progress, search=search)
+
+
+def tune_budget(
+    workloads: list[Workload],
+    target: str | dict | tvm.target.Target,
+    budget: Budget,
+    *,
+    progress: bool = True,
+    search: SearchOptions = SearchOptions(),
+) -> list[TuneResult]:
+    """``tune_many`` with its budget and logs as one value."""
+    budget.require_limit()
+    trials = UNLIMITED if budget.trials is None else budget.trials
+    workloads = list(dict.fromkeys(workloads))
+    if not workloads:
+        raise AutotuneError("nothing to tune: give at least one workload")
+    tgt = resolve_target(target)
+    device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
+    set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
+    store = budget.store
+    groups = [wl.variants() if search.variants else [wl] for wl in workloads]
+    entries = [store.open(v, tgt, create=True) for group in groups for v in group]
+    started = time.perf_counter()
+    ran = [0] * len(entries)
+    if trials:
+        with ExitStack() as stack:
+            for entry in entries:
+                stack.enter_context(_tuning_lock(entry, progress))
+            cost_model = _cost_model(search, store, tgt, progress)
+            seeds = _seeds(store, tgt, entries, search, progress) if search.transfer else None
+            ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
+                          progress)
+    elapsed = time.perf_counter() - started
+    results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
+    if not search.variants:
+        return list(results)
+    return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
+            for wl, group in zip(workloads, groups)]
+
+
+def _cost_model(search: SearchOptions, store: LogStore, tgt, progress: bool):
+    """The search's cost model: warmed on this target's logs, cold with a warm-up of its
+    own, or MetaSchedule's default."""
+    threads = cpu_count(logical=False)
+    if search.warm_start:
+        return warm_cost_model(store.entries(tgt), tgt, threads, seed=search.seed,
+                               progress=progress)
+    if search.model_warmup is not None:
+        return cold_cost_model(threads, search.model_warmup)
+    # MetaSchedule's own, as ``tune_tasks`` makes it from "xgb"
+    return ms.CostModel.create("xgb", num_tuning_cores=threads, tree_method="auto")
+
+
+@contextmanager
+def _tuning_lock(entry, progress: bool):
+    lock = entry.lock()
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if progress:
+            print(f"waiting: another process is tuning {entry.path}", file=sys.stderr)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _quiet_metaschedule_logger():
+    """Quiet MetaSchedule's console logging, and hide handlers it cannot configure.
+
+    MetaSchedule rebuilds its logger with ``logging.config.dictConfig`` from the names of
+    the handlers already on it, and fails on a handler without a name (such as pytest's
+    capture handlers); those are detached during the search and put back after.
+    """
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    logger.setLevel(logging.WARNING)
+    unnamed = [h for h in logger.handlers if h.get_name() is None]
+    for handler in unnamed:
+        logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in unnamed:
+            logger.addHandler(handler)
+
+
+def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult]) -> TuneResult:
+    """The result of ``wl``'s fastest validated variant, the winner recorded in its log."""
+    timed = {r.workload: r.latency_s for r in results if r.validated}
+    best = results[0]
+    if timed:
+        winner = record_winner(store, wl, tgt, timed)
+        best = next(r for r in results if r.workload == winner)
+    return replace(best, workload=wl.key, variant=best.workload if timed else None,
+                   variant_latency_s=timed, records=sum(r.records for r in results),
+                   rejected=sum(r.rejected for r in results),
+                   trials_run=sum(r.trials_run for r in results))
+
+
+def _seeds(store: LogStore, tgt, entries, search: SearchOptions, progress: bool) -> list[list]:
+    """For each log with no records yet, schedules of similar workloads' logs to start from:
+    this target's, then the seed logs' (a log with records, tuned here or merged in,
+    starts from its own)."""
+    logs, packaged = store.entries(tgt), packaged_logs(tgt, search.seed_logs)
+    seeds = [[] if e.has_records() else donor_traces(e.workload, logs, packaged)
+             for e in entries]
+    if progress and any(seeds):
+        print(f"starting {sum(map(bool, seeds))} of {len(entries)} searches from "
+              f"{sum(map(len, seeds))} schedules of similar workloads (this target's logs "
+              f"first, then the seed logs)", file=sys.stderr)
+    return seeds
+
+
+def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
+            progress: bool) -> list[int]:
+    """One MetaSchedule task per log, one budget, each task's records into its own log.
+
+    Returns the trials measured into each log.
+    """
+    for entry in entries:
+        entry.database()  # set aside damaged lines before MetaSchedule reads the files
+    total = trials if trials != UNLIMITED else None
+    bar = _progress_bar(entries, total, progress)
+    work_dir = entries[0].path
+    if len(entries) > 1:
+        work_dir = Path(entries[0].path).parent / "_suite"
+        work_dir.mkdir(exist_ok=True)
+    events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1) for e in entries]
+    before = [log.trial for log in events]
+
+    def gained() -> list[int]:  # trials measured into each log by this run so far
+        return [log.trial - b for log, b in zip(events, before)]
+
+    def trials_left() -> int:  # of the whole run's budget
+        return trials - sum(gained())
+
+    load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
+    builder = WarmBuilder()
+    try:
+        with _quiet_metaschedule_logger():
+            ms.tune_tasks(
+                tasks=_tasks(entries, tgt, work_dir, search, cost_model, seeds, trials_left),
+                task_weights=[1.0] * len(entries),
+                work_dir=str(work_dir),
+                max_trials_global=trials,
+                # Small enough batches that one task cannot take the whole budget at once.
+                num_trials_per_iter=max(1, min(search.trials_per_iter, trials // len(entries))),
+                builder=builder,
+                cost_model=cost_model,
+                runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
+                database=RoutedDatabase(entries),
+                measure_callbacks=[*ms.MeasureCallback.create("default"), bar,
+                                   PerTask(events)],
+                task_scheduler=GradientScheduler(
+                    lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
+                    charge=lambda i, s: events[i].charge(s)),
+            )
+    finally:
+        bar.close()
+        for log in events:
+            log.close()
+        builder.shutdown()
+    return gained()
+
+
+def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, cost_model, seeds,
+           trials_left) -> list[ms.TuneContext]:
+    """One MetaSchedule task per log, each with its own logger, random state and seeds."""
+    names = [e.workload.key for e in entries]
+    loggers = get_loggers_from_work_dir(str(work_dir), names)
+    rands = fork_seed(search.seed, n=len(entries))
+    return [
+        ms.TuneContext(
+            mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
+            search_strategy=_strategy(search, cost_model, traces, trials_left),
+            task_name=name, rand_state=rand, num_threads="physical", logger=logger,
+        ).clone()
+        for e, name, logger, rand, traces in zip(entries, names, loggers, rands,
+                                                 seeds or [[]] * len(entries))
+    ]
+
+
+def _strategy(search: SearchOptions, cost_model, traces, trials_left):
+    """The task's search strategy, as ``search.strategy`` names it."""
+    if search.strategy == "evolutionary":  # MetaSchedule's own, as tune_tir makes it
+        return "evolutionary"
+    return ColdStartSearch(cost_model, traces, trials_left)
+
+
+def _progress_bar(entries, total: int | None, progress: bool) -> ProgressBar:
+    if len(entries) == 1:  # GFLOP/s and a speedup mean something for one workload
+        wl = entries[0].workload
+        reference = _fastest_library(wl, entries[0].target) if progress else None
+        return ProgressBar(total, wl.flops, wl.key, disable=not progress, reference=reference)
+    return ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
+
+
+def _fastest_library(wl: Workload, target: tvm.target.Target) -> tuple[str, float] | None:
+    """The fastest CPU library's name and quick time, for the progress bar's running
+    speedup (not a benchmark: ``bench`` times them properly); None on GPUs."""
+    if target.kind.name != "llvm":
+        return None
+    quick = Protocol(repeat=3, min_sample_s=0.005, warmup_s=0.0, max_sets=1)
+    times = {}
+    for baseline in baselines_for("cpu"):
+        if baseline.unavailable() or not baseline.supports(wl):
+            continue
+        try:
+            times[baseline.name] = measure(baseline.prepare(wl, input_sets(wl, 1)), quick).median
+        except Exception:  # pylint: disable=broad-except  # the bar goes on without it
+            continue
+    return min(times.items(), key=lambda item: item[1]) if times else None
+
+
+def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:
+    """Validate and time the best record of a log."""
+    tgt, wl = entry.target, entry.workload
+    choice = best_validated(entry)
+    records = len(entry.database().get_all_tuning_records())
+    timing: Timing | None = None
+    if choice is not None:
+        protocol = protocol_for(tgt)
+        rt_mod = compile_module(choice.module, tgt)
+        sets = input_sets(wl, protocol.sets_for(wl))
+        timing = measure(prepare_module(rt_mod, wl, sets, device_for(tgt)), protocol)
+    return TuneResult(
+        workload=wl.key,
+        target=target_key(tgt),
+        log_path=str(entry.path),
+        validated=choice is not None,
+        latency_s=timing.median if timing else None,
+        gflops=wl.flops / timing.median / 1e9 if timing else None,
+        timing=timing.to_json() if timing else None,
+        tuning_latency_s=choice.tuning_seconds if choice else None,
+        records=records,
+        rejected=choice.rejected if choice else 0,
+        trials_run=trials_run,
+        seconds=seconds,
+    )

@@ -1,0 +1,160 @@
+"""The kernel template contract: what every file in ``kernels/`` declares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from autotune.errors import WorkloadError
+
+DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One template parameter: its name, how to parse it, its default and meaning."""
+
+    name: str
+    kind: str  # "int", "pair" (int or (h, w)) or "dtype"
+    default: Any = None
+    doc: str = ""
+
+    def parse(self, value: Any) -> Any:
+        """Turn ``value`` (Python or CLI text) into the canonical type, or raise WorkloadError."""
+        if value is None:
+            if self.default is None:
+                raise WorkloadError(f"missing parameter '{self.name}'")
+            value = self.default
+        if self.kind == "dtype":
+            if value not in DTYPES:
+                raise WorkloadError(
+                    f"parameter 'dtype': unknown dtype {value!r}; choose one of {', '.join(DTYPES)}"
+                )
+            return str(value)
+        if self.kind == "int":
+            return _to_int(self.name, value)
+        if self.kind == "pair":
+            if isinstance(value, str) and ("," in value or "x" in value):
+                value = value.replace("x", ",").strip("()[] ").split(",")
+            if isinstance(value, (list, tuple)):
+                if len(value) != 2:
+                    raise WorkloadError(
+                        f"parameter '{self.name}': expected an int or an (h, w) pair, got {value!r}"
+                    )
+                return (_to_int(self.name, value[0]), _to_int(self.name, value[1]))
+            v = _to_int(self.name, value)
+            return (v, v)
+        raise AssertionError(f"unknown parameter kind {self.kind}")
+
+
+def _to_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise WorkloadError(f"parameter '{name}': expected an integer, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise WorkloadError(f"parameter '{name}': expected an integer, got {value!r}")
+
+
+def require_positive(params: Mapping[str, Any], *names: str) -> None:
+    """Raise WorkloadError naming the first parameter that is not > 0 (ints or pairs)."""
+    for name in names:
+        value = params[name]
+        values = value if isinstance(value, tuple) else (value,)
+        if any(v <= 0 for v in values):
+            raise WorkloadError(f"parameter '{name}' must be positive, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Shape and dtype of one kernel argument."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype}
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+class KernelTemplate(ABC):
+    """A parameterised kernel: TVMScript builder plus everything needed to check and rate it.
+
+    The prim func takes the inputs first and the single output last, in the order of
+    ``input_specs`` then ``output_spec``.
+    """
+
+    name: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]]
+    doc: ClassVar[str] = ""
+    # A layout variant computes the same function as the template it names, with the same
+    # arguments, through another internal layout (its layout transforms are part of it).
+    variant_of: ClassVar[str | None] = None
+    # Inputs that are a model's weights: constant in deployment, so they are the same
+    # array in every input set that is timed, and a library may pack them once.
+    weights: ClassVar[tuple[int, ...]] = ()
+    # The block that packs the first weight input into an internal buffer, if the template
+    # has one: a kernel deployed with known weights runs it once (``autotune.measure.prepack``).
+    weight_pack: ClassVar[str | None] = None
+
+    def normalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Parse and validate raw parameters; unknown names are an error."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise WorkloadError(
+                f"kernel '{self.name}' has no parameter '{unknown[0]}'; "
+                f"its parameters are: {', '.join(p.name for p in self.params)}"
+            )
+        parsed = {p.name: p.parse(raw.get(p.name)) for p in self.params}
+        self.check(parsed)
+        return parsed
+
+    def check(self, p: dict[str, Any]) -> None:
+        """Cross-parameter validation; raise WorkloadError naming the parameter."""
+
+    @abstractmethod
+    def prim_func(self, p: dict[str, Any]):
+        """A fresh schedulable TVMScript PrimFunc for these parameters."""
+
+    @abstractmethod
+    def input_specs(self, p: dict[str, Any]) -> list[TensorSpec]:
+        """Shapes and dtypes of the inputs, in argument order."""
+
+    @abstractmethod
+    def output_spec(self, p: dict[str, Any]) -> TensorSpec:
+        """Shape and dtype of the output."""
+
+    @abstractmethod
+    def flops(self, p: dict[str, Any]) -> float:
+        """Floating-point operations of one call."""
+
+    def bytes_moved(self, p: dict[str, Any]) -> float:
+        """Compulsory DRAM traffic of one call: every input read once, the output written once."""
+        specs = [*self.input_specs(p), self.output_spec(p)]
+        return float(sum(np.prod(s.shape) * np.dtype(s.dtype).itemsize for s in specs))
+
+    @abstractmethod
+    def reference(self, p: dict[str, Any], *inputs: np.ndarray) -> np.ndarray:
+        """NumPy reference result, computed in float64 and cast to the output dtype."""
+
+    def make_inputs(self, p: dict[str, Any], rng: np.random.Generator) -> list[np.ndarray]:
+        """Random inputs in [-1, 1) of the right shapes and dtypes."""
+        return [
+            rng.uniform(-1.0, 1.0, size=s.shape).astype(s.dtype) for s in self.input_specs(p)
+        ]
+
+    def reduction_length(self, p: dict[str, Any]) -> int:
+        """Terms summed into one output element; widens the float tolerance."""
+        return 1
+
