@@ -1,11 +1,16 @@
-"""Shared fixtures: one tiny tuning run per test session, reused by every test that needs a log."""
+"""Shared fixtures: one tiny tuning run per test session, reused by every test that needs a log.
+
+Every test that uses that run is marked ``tuning`` here, so ``-m "not tuning"`` runs no
+search at all.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 import autotune
-from autotune.target import resolve_target
+from autotune.hardware.target import resolve_target
+from autotune.search.intrinsics import load_tensor_intrinsics
 
 # Small, but unusual: odd channels, non-square kernel, stride 2, padding 1.
 TINY_CONV = dict(n=1, c=5, h=11, w=9, k=7, kh=3, kw=2, stride=2, padding=1, groups=1)
@@ -13,7 +18,11 @@ TINY_CONV = dict(n=1, c=5, h=11, w=9, k=7, kh=3, kw=2, stride=2, padding=1, grou
 
 @pytest.fixture(scope="session")
 def cpu():
-    return resolve_target("cpu")
+    """The host target, with its tensor intrinsics registered as a search registers them
+    (a bare ``TuneContext`` would parse every backend's first: tens of seconds)."""
+    target = resolve_target("cpu")
+    load_tensor_intrinsics(target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +33,9 @@ def tuned(tmp_path_factory, cpu):
     result = autotune.tune(wl, cpu, trials=16, log_dir=log_dir, progress=False,
                            search=autotune.SearchOptions(trials_per_iter=16, seed=0))
     return wl, log_dir, result
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tuned" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tuning)

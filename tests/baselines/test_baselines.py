@@ -7,7 +7,7 @@ from cases import CASES
 
 from autotune.baselines import BASELINES, baselines_for
 from autotune.errors import AutotuneError
-from autotune.measure import input_sets
+from autotune.measure.protocol import input_sets
 from autotune.workload import Workload
 
 

@@ -8,16 +8,19 @@ import subprocess
 import sys
 
 import pytest
-
-from autotune.options import SearchOptions
-
+import tvm
+from click.testing import CliRunner, Result
 from conftest import TINY_CONV
 
-CLI = [sys.executable, "-m", "autotune"]
+from autotune.cli import cli
+from autotune.search.options import SearchOptions
+
+GPU = tvm.cuda(0).exist
 
 
-def autotune_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600)
+def autotune_cli(*args: str) -> Result:
+    """The CLI run in this process, as the console script runs it (``AutotuneCli.main``)."""
+    return CliRunner().invoke(cli, list(args))
 
 
 BAD = [
@@ -36,31 +39,49 @@ BAD = [
     (["export", "gemm-m3"], "malformed workload key"),
     (["export"], "nothing to export"),
     (["tune", "gemm", "m=3", "n=4", "k=5", "--time-budget", "8x"], "is not a duration"),
-    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda:sm_90"], "no cuda device is present"),
-    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda"], "needs a GPU"),
+    pytest.param(["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda:sm_90"],
+                 "no cuda device is present", marks=pytest.mark.skipif(GPU, reason="a GPU is present")),
+    pytest.param(["tune", "gemm", "m=3", "n=4", "k=5", "--target", "cuda"], "needs a GPU",
+                 marks=pytest.mark.skipif(GPU, reason="a GPU is present")),
     (["tune", "gemm", "m=3", "n=4", "k=5", "--log-dir", "/dev/null/logs"],
      "cannot write the log directory /dev/null/logs"),
     (["bench", "no-such-suite"], "no suite file 'no-such-suite'"),
     (["bench", "gemm-odd", "--baseline", "cudnnn"], "unknown baseline(s): cudnnn"),
     (["report", "/nonexistent/results.csv"], "does not exist"),
     (["model", "build", "/nonexistent/m.onnx"], "no ONNX model at /nonexistent/m.onnx"),
-    (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1x"], "no ONNX model at"),
+    (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1h"], "no ONNX model at"),
+    (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1x"], "'1x' is not a duration"),
     (["logs", "show", "gemm-m3-n4-k5-float32", "--log-dir", "/nonexistent"], "no log for workload"),
 ]
 
 
-@pytest.mark.parametrize("args,message", BAD, ids=[b[1] for b in BAD])
+def _message(case) -> str:
+    return case.values[1] if hasattr(case, "values") else case[1]
+
+
+@pytest.mark.parametrize("args,message", BAD, ids=[_message(b) for b in BAD])
 def test_bad_input_is_one_line_and_status_2(args, message):
-    proc = autotune_cli(*args)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    result = autotune_cli(*args)
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_the_console_script_gives_one_line_and_status_2():
+    """One real process: ``python -m autotune`` reaches the same error handling, and nothing
+    else (a warning, a native log line) reaches stderr."""
+    proc = subprocess.run([sys.executable, "-m", "autotune", "tune", "nope"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: unknown kernel 'nope'; known kernels: add, conv2d, conv2d_dw_nchwc, "
+        "conv2d_nchwc, conv2d_nhwc, fma, gemm, softmax, sum"]
 
 
 def test_kernels_lists_every_template_with_parameters():
     proc = autotune_cli("kernels")
-    assert proc.returncode == 0
+    assert proc.exit_code == 0
     for name in ("conv2d", "gemm", "add", "fma", "sum", "softmax"):
         assert f"{name}:" in proc.stdout
     assert "dilation" in proc.stdout and "groups" in proc.stdout
@@ -72,12 +93,12 @@ def test_tune_json_then_export(tmp_path):
     params = list({p.split("=")[0]: p for p in params}.values())
     proc = autotune_cli("tune", "conv2d", *params, "--trials", "0", "--log-dir", str(tmp_path),
                         "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["records"] == 0 and not result["validated"]
     proc = autotune_cli("export", "--all", "--log-dir", str(tmp_path), "--out",
                         str(tmp_path / "pkg"), "--fallback", "default")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "default  conv2d-n1-c3-h11-w9-k4-kh3-kw2-s2x2-p1x1-d1x1-g1-float32" in proc.stdout
     assert (tmp_path / "pkg" / "kernels.so").exists()
 
@@ -89,9 +110,9 @@ def test_export_a_suite_names_the_missing_workloads(tmp_path):
     args = ["export", "--suite", str(suite), "--log-dir", str(tmp_path / "logs"),
             "--out", str(tmp_path / "pkg")]
     proc = autotune_cli(*args)
-    assert proc.returncode == 2 and "add-n5-float32, gemm-m3-n4-k5-float32" in proc.stderr
+    assert proc.exit_code == 2 and "add-n5-float32, gemm-m3-n4-k5-float32" in proc.stderr
     proc = autotune_cli(*args, "--fallback", "default")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "default  add-n5-float32" in proc.stdout and "(2 kernels)" in proc.stdout
     manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
     assert [k["key"] for k in manifest["kernels"]] == ["add-n5-float32", "gemm-m3-n4-k5-float32"]
@@ -102,29 +123,26 @@ def test_suite_errors_are_listed_each_with_its_line(tmp_path):
     suite.write_text('[[workload]]\nkernel = "gemm"\nm = -1\nn = 2\nk = 2\n\n'
                      '[[workload]]\nkernel = "add"\nn = 4\ntrials = "many"\n')
     proc = autotune_cli("bench", str(suite))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[0] == "error: 2 error(s) in suite:"
     assert lines[1].startswith(f"{suite}:1: workload 1: parameter 'm'")
     assert lines[2].startswith(f"{suite}:7: workload 2: trials must be")
 
 
-def test_disk_full_while_writing_a_log_is_one_line(tmp_path, monkeypatch, capsys):
+def test_disk_full_while_writing_a_log_is_one_line(tmp_path, monkeypatch):
     import errno
 
-    import autotune.logs
-    from autotune.cli import main
+    import autotune.logs.store
 
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(autotune.logs, "write_json", full)
-    monkeypatch.setattr(sys, "argv", ["autotune", "tune", "gemm", "m=3", "n=4", "k=5",
-                                      "--trials", "0", "--log-dir", str(tmp_path)])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    monkeypatch.setattr(autotune.logs.store, "write_json", full)
+    result = autotune_cli("tune", "gemm", "m=3", "n=4", "k=5", "--trials", "0",
+                          "--log-dir", str(tmp_path))
+    assert result.exit_code == 2
+    err = result.stderr.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and str(tmp_path) in err[0]
 
 
@@ -134,26 +152,38 @@ class _Stop(Exception):
 
 @pytest.mark.parametrize("flag,expected", [
     ([], SearchOptions()),
-    (["--no-transfer", "--seed", "3", "--variants", "--warm-start"],
-     SearchOptions(seed=3, transfer=False, variants=True, warm_start=True)),
+    (["--no-transfer", "--seed", "3", "--variants", "--warm-start", "--strategy", "evolutionary"],
+     SearchOptions(seed=3, transfer=False, variants=True, warm_start=True,
+                   strategy="evolutionary")),
 ])
-@pytest.mark.parametrize("command", ["tune", "bench"])
-def test_search_flags_reach_the_search(tmp_path, monkeypatch, command, flag, expected):
-    import autotune.bench
-    import autotune.tuning
-    from autotune.cli import main
+@pytest.mark.parametrize("command", ["tune", "bench", "model"])
+def test_options_reach_the_search_as_two_values(tmp_path, monkeypatch, command, flag, expected):
+    """The CLI's options arrive as one ``SearchOptions`` and one ``Budget``, unchanged."""
+    import autotune.benchmark.run
+    import autotune.model.tune
+    import autotune.search.tune
+    from autotune.model.sample import sample_model
 
     seen = {}
 
-    def record(*args, **kwargs):
-        seen.update(kwargs)
+    def record(workloads, target, budget, **kwargs):
+        seen.update(kwargs, budget=budget, workloads=workloads)
         raise _Stop
 
-    monkeypatch.setattr(autotune.tuning, "tune_many", record)
-    monkeypatch.setattr(autotune.bench, "tune", record)
-    args = (["tune", "gemm", "m=3", "n=4", "k=5"] if command == "tune"
-            else ["bench", "gemm-odd", "--trials", "1"])
-    monkeypatch.setattr(sys, "argv", ["autotune", *args, *flag, "--log-dir", str(tmp_path)])
-    with pytest.raises(_Stop):
-        main()
+    for module in (autotune.search.tune, autotune.benchmark.run, autotune.model.tune):
+        monkeypatch.setattr(module, "tune_budget", record)
+    args = {"tune": ["tune", "gemm", "m=3", "n=4", "k=5", "--time-budget", "1h30m"],
+            "bench": ["bench", "gemm-odd", "--trials", "1", "--time-budget", "90s"],
+            "model": ["model", "tune", str(sample_model(tmp_path / "m.onnx")),
+                      "--trials", "5"]}[command]
+    result = autotune_cli(*args, *flag, "--log-dir", str(tmp_path / "logs"))
+    assert isinstance(result.exception, _Stop), result.output
     assert seen["search"] == expected
+    budget = seen["budget"]
+    assert budget.log_dir == tmp_path / "logs"
+    if command == "tune":  # a time budget alone lifts the default of 64 trials
+        assert (budget.trials, budget.time_budget) == (None, 5400.0)
+    elif command == "bench":  # a suite's workloads tuned together under the one budget
+        assert (budget.trials, budget.time_budget) == (len(seen["workloads"]), 90.0)
+    else:
+        assert (budget.trials, budget.time_budget) == (5, None)

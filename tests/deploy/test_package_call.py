@@ -9,10 +9,10 @@ import pytest
 import tvm
 
 import autotune
-from autotune.alignment import compile_kernels
-from autotune.build import call_kernel
+from autotune.deploy.package import data_address, load_package
 from autotune.errors import PackageError
-from autotune.package import data_address, load_package
+from autotune.measure.alignment import compile_kernels
+from autotune.measure.compile import call_kernel
 
 # A vector op and a conv, exported with TVM's default schedules: no tuning needed.
 ADD = autotune.Workload("add", n=1 << 12)

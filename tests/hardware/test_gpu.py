@@ -15,17 +15,22 @@ import pytest
 import tvm
 
 import autotune
-from autotune.baselines import baselines_for
-from autotune.build import protocol_for
-from autotune.compare import compare_workload
-from autotune.cuda import EventClock, cupy, cupy_reason
-from autotune.logs import LogStore
-from autotune.measure import Prepared, Protocol, measure
-from autotune.peak import measure_gpu_peaks
-from autotune.options import SearchOptions
+from autotune.baselines import BASELINES, baselines_for
+from autotune.hardware.cuda import EventClock, cupy, cupy_reason
+from autotune.hardware.peaks import measure_gpu_peaks
+from autotune.logs.store import LogStore
+from autotune.measure.compare import compare_workload
+from autotune.measure.compile import protocol_for
+from autotune.measure.protocol import Prepared, Protocol, measure
+from autotune.search.options import SearchOptions
 
 GPU_REASON = cupy_reason() or (None if tvm.cuda(0).exist else "TVM sees no CUDA GPU")
-needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"no GPU: {GPU_REASON}")
+
+
+def needs_gpu(test):
+    """Marked ``gpu``, and skipped (with the reason) where no GPU and CuPy can run it."""
+    skip = pytest.mark.skipif(GPU_REASON is not None, reason=f"no GPU: {GPU_REASON}")
+    return pytest.mark.gpu(skip(test))
 
 
 def test_gpu_baselines_say_why_they_cannot_run():
@@ -71,6 +76,7 @@ def test_gpu_peaks_are_plausible():
     assert 100 < peaks.gbps < 2e4
 
 
+@pytest.mark.tuning
 @needs_gpu
 def test_tune_gemm_on_the_gpu_and_compare_with_cublas(cuda, tmp_path):
     wl = autotune.Workload("gemm", m=37, n=53, k=29)
@@ -92,13 +98,16 @@ def test_untuned_conv_and_cudnn_agree_with_the_reference(cuda, tmp_path):
         wl, LogStore(tmp_path), cuda, baselines_for("cuda"), protocol_for(cuda))}
     print({name: (row["median_us"], row["error"]) for name, row in rows.items()})
     assert rows["tvm-untuned"]["correct"] and rows["cupy"]["correct"]
+    cudnn = BASELINES["cudnn"].unavailable()
+    if cudnn:
+        pytest.skip(f"cuDNN baseline: {cudnn}")
     assert rows["cudnn"]["correct"], rows["cudnn"]["error"]
 
 
 PACKAGE_USER = """
 import sys, numpy as np, autotune
 pkg = autotune.load_package(sys.argv[1])
-assert "autotune.tuning" not in sys.modules
+assert "autotune.search.tune" not in sys.modules
 x = [np.random.default_rng(2).uniform(-1, 1, s["shape"]).astype(s["dtype"])
      for s in pkg.kernels[sys.argv[2]].entry["inputs"]]
 np.save(sys.argv[3], pkg[sys.argv[2]](*x))
@@ -106,6 +115,7 @@ np.savez(sys.argv[4], *x)
 """
 
 
+@pytest.mark.tuning
 @needs_gpu
 def test_gpu_package_runs_in_a_fresh_process(cuda, tmp_path):
     wl = autotune.Workload("add", n=1001)

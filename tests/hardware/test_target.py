@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 import tvm
 
 from autotune.errors import TargetError
-from autotune.target import device_for, resolve_target, target_json, target_key
+from autotune.hardware.target import (device_for, resolve_target, same_target, target_json,
+                                      target_key)
 
 
 def test_cpu_is_the_real_host():
@@ -15,13 +17,14 @@ def test_cpu_is_the_real_host():
     assert data["kind"] == "llvm"
     assert data["mcpu"] == str(tvm.target.Target.from_device(tvm.cpu()).attrs["mcpu"])
     assert data["mcpu"] not in ("", "generic")
-    assert data["num-cores"] >= 1
+    assert data["num-cores"] == psutil.cpu_count(logical=False)
 
 
 def test_cuda_builds_a_target_without_a_gpu():
     target = resolve_target("cuda:sm_90")
     assert target.kind.name == "cuda" and str(target.attrs["arch"]) == "sm_90"
-    assert target.host is not None
+    assert target.host.kind.name == "llvm"
+    assert str(target.host.attrs["mcpu"]) == str(resolve_target("cpu").attrs["mcpu"])
 
 
 def test_json_targets_and_keys_differ_by_target():
@@ -29,7 +32,9 @@ def test_json_targets_and_keys_differ_by_target():
     b = resolve_target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 4})
     assert target_key(a) != target_key(b)
     assert target_key(a).startswith("llvm-skylake-avx512-2c-")
-    assert target_key(resolve_target("cpu")) == target_key(resolve_target("cpu"))
+    cpu = resolve_target("cpu")  # the key is the same when the target is rebuilt from its JSON
+    assert target_key(tvm.target.Target(target_json(cpu))) == target_key(cpu)
+    assert same_target(tvm.target.Target(target_json(cpu)), cpu) and not same_target(a, b)
 
 
 @pytest.mark.parametrize("spec,message", [

@@ -6,14 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
-
 from cases import CASES
 
-from autotune.build import check_numerics, compile_module, run, scheduled_module
-from autotune.registry import templates
-from autotune.target import resolve_target
+from autotune.hardware.target import resolve_target
+from autotune.measure.compile import check_numerics, compile_module, run, scheduled_module
 from autotune.workload import Workload
-
+from autotune.workload.registry import templates
 
 # Every case again through each layout variant that accepts it (same arguments, same result).
 ALL = CASES + [(v.kernel, p) for k, p in CASES for v in Workload(k, **p).variants()[1:]]

@@ -7,10 +7,10 @@ import pytest
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from autotune.alignment import compile_kernels
-from autotune.build import prepare_packed_call
-from autotune.measure import input_sets
-from autotune.prepack import split
+from autotune.measure.alignment import compile_kernels
+from autotune.measure.compile import prepare_packed_call
+from autotune.measure.prepack import split
+from autotune.measure.protocol import input_sets
 from autotune.workload import Workload
 
 # Odd channels (29 output channels: blocks of 16, 3 padded), stride and padding.

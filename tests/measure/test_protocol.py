@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autotune.measure import Clock, Prepared, Protocol, Timing, measure
+from autotune.measure.protocol import Clock, Prepared, Protocol, Timing, measure
 from autotune.workload import Workload
 
 

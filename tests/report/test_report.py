@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from autotune.errors import AutotuneError
-from autotune.plots import curve_plots, roofline_plot, speedup_plot
-from autotune.report import write_report
+from autotune.report.markdown import write_report
+from autotune.report.plots import curve_plots, roofline_plot, speedup_plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PEAK_GFLOPS, PEAK_GBPS = 150.0, 40.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from autotune.builder import build_candidate
+from autotune.search.builder import build_candidate
 
 
 def faulty_build(mod, target, params):

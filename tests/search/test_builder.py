@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tvm.s_tir.meta_schedule.builder import BuilderInput
 
-from autotune.builder import WarmBuilder
+from autotune.search.builder import WarmBuilder
 from autotune.workload import Workload
 
 

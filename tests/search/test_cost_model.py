@@ -9,10 +9,10 @@ import pytest
 from tvm.s_tir.meta_schedule import TuneContext
 
 import autotune
-from autotune.cost_model import target_logs, warm_cost_model
-from autotune.logs import LogStore
-from autotune.target import resolve_target
-from autotune.options import SearchOptions
+from autotune.hardware.target import resolve_target
+from autotune.logs.store import LogStore
+from autotune.search.cost_model import warm_cost_model
+from autotune.search.options import SearchOptions
 
 
 def test_warm_model_learns_every_sampled_record_and_ranks_them(tuned, cpu):
@@ -40,7 +40,7 @@ def test_warm_model_learns_every_sampled_record_and_ranks_them(tuned, cpu):
 def test_no_measured_records_leaves_the_model_cold(tmp_path, cpu):
     store = LogStore(tmp_path)
     store.open(autotune.Workload("gemm", m=3, n=5, k=7), cpu, create=True)
-    model = warm_cost_model(target_logs(store, cpu), cpu, 2)
+    model = warm_cost_model(store.entries(cpu), cpu, 2)
     assert model.data_size == 0 and model.booster is None and model.adaptive_training
 
 
@@ -50,8 +50,8 @@ def test_only_logs_of_the_same_target_are_learned_from(tuned, tmp_path, cpu):
     shutil.copytree(log_dir, tmp_path, dirs_exist_ok=True)
     store = LogStore(tmp_path)
     store.open(autotune.Workload("gemm", m=3, n=5, k=7), other, create=True)
-    assert [e.workload for e in target_logs(store, cpu)] == [wl]
-    assert target_logs(store, other)[0].workload.kernel == "gemm"
+    assert [e.workload for e in store.entries(cpu)] == [wl]
+    assert store.entries(other)[0].workload.kernel == "gemm"
 
 
 @pytest.mark.tuning
@@ -69,8 +69,8 @@ def test_a_new_workload_starts_from_the_logs_already_there(tuned, tmp_path, cpu,
 def test_cold_model_ranks_once_it_holds_its_warmup(tuned, cpu):
     from tvm.s_tir.meta_schedule.runner import RunnerResult
 
-    from autotune.cost_model import cold_cost_model
-    from autotune.search_strategy import model_ranks
+    from autotune.search.cost_model import cold_cost_model
+    from autotune.search.strategy import model_ranks
 
     wl, log_dir, _ = tuned
     records = [r for r in LogStore(log_dir).open(wl, cpu).database().get_all_tuning_records()

@@ -7,9 +7,9 @@ import re
 import pytest
 
 import autotune
-from autotune.logs import LogStore
-from autotune.search_strategy import model_ranks
-from autotune.options import SearchOptions
+from autotune.logs.store import LogStore
+from autotune.search.options import SearchOptions
+from autotune.search.strategy import model_ranks
 
 
 def test_a_model_that_says_nothing_of_its_warmup_is_taken_to_rank():

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 
 import pytest
 import tvm
+from conftest import TINY_CONV
 from tvm.s_tir import meta_schedule as ms
 from tvm_ffi import structural_hash
 
 import autotune
-from autotune.build import check_numerics, compile_module, scheduled_module
-from autotune.cost_model import target_logs
-from autotune.intrinsics import load_tensor_intrinsics
-from autotune.logs import LogStore
-from autotune import transfer as transfer_module
-from autotune.transfer import (donor_traces, fit_tiles, packaged_logs, target_annotations,
-                               transfer)
-from autotune.tuning import _seeds
-from autotune.options import SearchOptions
-from conftest import TINY_CONV
+from autotune.logs.store import LogStore
+from autotune.measure.compile import check_numerics, compile_module, scheduled_module
+from autotune.search.intrinsics import load_tensor_intrinsics
+from autotune.search.options import PACKAGED_SEEDS, SearchOptions
+from autotune.search.transfer import (
+    donor_traces,
+    fit_tiles,
+    packaged_logs,
+    target_annotations,
+    transfer,
+)
+from autotune.search.tune import _seeds
 
 # Another shape of the conftest's tiny conv: other extents everywhere, same loop nest.
 OTHER_CONV = dict(n=1, c=6, h=13, w=10, k=9, kh=3, kw=2, stride=2, padding=1, groups=1)
@@ -96,40 +100,40 @@ def _record_modules(log_dir, wl, target) -> set[int]:
 
 
 @pytest.mark.tuning
-def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu, monkeypatch):
-    monkeypatch.setattr(transfer_module, "SEED_DIR", None)  # this target's logs alone
+def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     donor, log_dir, _ = tuned
     for arm in ("with", "without"):
         shutil.copytree(LogStore(log_dir).path(donor, cpu),
                         LogStore(tmp_path / arm).path(donor, cpu))
     store = LogStore(tmp_path / "with")
     other = autotune.Workload("conv2d", **OTHER_CONV)
-    traces = donor_traces(other, target_logs(store, cpu))
+    traces = donor_traces(other, store.entries(cpu))
     assert 0 < len(traces) <= 16
     expected = _first_carried(traces, other, cpu)
 
+    alone = SearchOptions(trials_per_iter=8, seed=0, seed_logs=None)  # this target's logs alone
     result = autotune.tune(other, cpu, trials=8, log_dir=store.root, progress=False,
-                           search=SearchOptions(trials_per_iter=8, seed=0))
+                           search=alone)
     assert result.validated and result.trials_run == 8
     assert expected <= _record_modules(store.root, other, cpu)
     # A log with records starts from them, even one with no events (merged from elsewhere).
     (store.path(other, cpu) / "events.jsonl").unlink()
     fresh = store.open(autotune.Workload("conv2d", **{**OTHER_CONV, "c": 7}), cpu, create=True)
-    assert [len(s) for s in _seeds(store, cpu, [store.open(other, cpu), fresh], False)] == \
-        [0, len(donor_traces(fresh.workload, target_logs(store, cpu)))]
-    assert len(donor_traces(fresh.workload, target_logs(store, cpu))) > 0
+    assert [len(s) for s in _seeds(store, cpu, [store.open(other, cpu), fresh], alone, False)] == \
+        [0, len(donor_traces(fresh.workload, store.entries(cpu)))]
+    assert len(donor_traces(fresh.workload, store.entries(cpu))) > 0
 
     autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", progress=False,
-                  search=SearchOptions(trials_per_iter=8, seed=0, transfer=False))
+                  search=replace(alone, transfer=False))
     assert not expected <= _record_modules(tmp_path / "without", other, cpu)
 
 
 def test_packaged_seeds_are_right_and_replay_on_new_shapes(cpu):
-    logs = packaged_logs(cpu)
+    logs = packaged_logs(cpu, PACKAGED_SEEDS)
     kinds = {e.workload.kernel for e in logs}
     assert kinds == {"conv2d", "conv2d_nchwc", "conv2d_nhwc", "conv2d_dw_nchwc"}
     assert all(sum(e.workload.kernel == k for e in logs) >= 2 for k in kinds)
-    assert packaged_logs(tvm.target.Target("cuda")) == []  # none of another target kind
+    assert packaged_logs(tvm.target.Target("cuda"), PACKAGED_SEEDS) == []  # none of another target kind
     for entry in logs:
         verdicts = entry.verdicts()
         assert len(verdicts) == len(entry.database().get_all_tuning_records()) == 16
@@ -161,7 +165,7 @@ def test_a_seed_takes_the_new_targets_parallel_limit(cpu):
     generator = _context(wl, wide).space_generator
     values = target_annotations(generator.generate_design_space(wl.module()))
     assert int(values["meta_schedule.parallel"]) == 8 * 16  # MetaSchedule's 16 jobs a core
-    trace = donor_traces(wl, [], packaged_logs(cpu))[0]
+    trace = donor_traces(wl, [], packaged_logs(cpu, PACKAGED_SEEDS))[0]
     assert _annotation(trace, "meta_schedule.parallel") == 2 * 16  # the seeds' machine
     sch = transfer(trace, wl.module(), generator.postprocs, values)
     assert _annotation(sch.trace, "meta_schedule.parallel") == 8 * 16
@@ -174,18 +178,18 @@ def test_a_seed_takes_the_new_targets_parallel_limit(cpu):
 
 
 @pytest.mark.tuning
-def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu, monkeypatch):
+def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu):
     wl = autotune.Workload("conv2d", **OTHER_CONV)
-    expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu)), wl, cpu)
+    expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu, PACKAGED_SEEDS)), wl, cpu)
     autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", progress=False,
                   search=SearchOptions(trials_per_iter=8, seed=0))
     assert expected <= _record_modules(tmp_path / "packaged", wl, cpu)
-    monkeypatch.setattr(transfer_module, "SEED_DIR", None)
     autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False,
-                  search=SearchOptions(trials_per_iter=8, seed=0))
+                  search=SearchOptions(trials_per_iter=8, seed=0, seed_logs=None))
     assert not expected <= _record_modules(tmp_path / "none", wl, cpu)
 
 
+@pytest.mark.tuning
 def test_a_new_workload_tunes_from_a_vectorised_donor(tmp_path, cpu):
     """Replaying a donor's fused, vectorised schedule once rewrote the new task's own module,
     so its records were filed under no log (KeyError from the routed database)."""
@@ -194,4 +198,5 @@ def test_a_new_workload_tunes_from_a_vectorised_donor(tmp_path, cpu):
                   progress=False, search=options)
     result = autotune.tune(autotune.Workload("add", n=1_000_003), cpu, trials=2,
                            log_dir=tmp_path, progress=False, search=options)
-    assert result.validated and result.trials_run >= 1
+    # A vector add's space is small: the search may find one new candidate, not two.
+    assert result.validated and 1 <= result.trials_run <= 2 and result.records >= 1

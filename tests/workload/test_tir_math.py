@@ -1,4 +1,4 @@
-"""Vectorisable math of the templates (autotune.tir_math)."""
+"""Vectorisable math of the templates (autotune.workload.tir_math)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import tvm
 from tvm.script import tirx as T
 
-from autotune.alignment import compile_kernels
-from autotune.tir_math import fast_expf, lane_split
+from autotune.measure.alignment import compile_kernels
+from autotune.workload.tir_math import fast_expf, lane_split
 
 N = 4099
 
