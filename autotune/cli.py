@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,10 @@ LOG_DIR = click.option(
 )
 SEARCH_OPTIONS = [
     click.option("--seed", type=int, default=None, help="Search seed."),
+    click.option("--trials-per-iter", type=click.IntRange(min=1), default=64, show_default=True,
+                 help="Candidates built and measured per batch."),
+    click.option("--population", type=click.IntRange(min=2), default=512, show_default=True,
+                 help="Schedules the evolutionary search samples and evolves per batch."),
     click.option(
         "--variants", is_flag=True,
         help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
@@ -419,5 +424,14 @@ def model_compare(model_file, target, log_dir, fallback, out) -> None:
 
 
 def main() -> None:
-    """The ``autotune`` console script."""
-    cli.main()
+    """The ``autotune`` console script. After Ctrl-C ("aborted", status 130) the process
+    ends at once: what the search wrote is closed, and TVM's objects are not torn down
+    (tearing them down mid-search has crashed the interpreter)."""
+    try:
+        cli.main()
+    except SystemExit as done:
+        if done.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise

@@ -11,6 +11,7 @@ import pytest
 import autotune
 from autotune.hardware.target import resolve_target
 from autotune.search.intrinsics import load_tensor_intrinsics
+from autotune.search.workers import Workers
 
 # Small, but unusual: odd channels, non-square kernel, stride 2, padding 1.
 TINY_CONV = dict(n=1, c=5, h=11, w=9, k=7, kh=3, kw=2, stride=2, padding=1, groups=1)
@@ -26,12 +27,20 @@ def cpu():
 
 
 @pytest.fixture(scope="session")
-def tuned(tmp_path_factory, cpu):
+def workers():
+    """One warm builder and runner for the session's searches (each would start its own:
+    seconds of TVM imports in every worker)."""
+    with Workers() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="session")
+def tuned(workers, tmp_path_factory, cpu):
     """A log with 16 measured candidates of TINY_CONV for the host CPU, and its result."""
     log_dir = tmp_path_factory.mktemp("logs")
     wl = autotune.Workload("conv2d", **TINY_CONV)
-    result = autotune.tune(wl, cpu, trials=16, log_dir=log_dir, progress=False,
-                           search=autotune.SearchOptions(trials_per_iter=16, seed=0))
+    result = autotune.tune(wl, cpu, trials=16, log_dir=log_dir, progress=False, workers=workers,
+                           search=autotune.SearchOptions(trials_per_iter=16, seed=0, population=64))
     return wl, log_dir, result
 
 

@@ -31,6 +31,7 @@ from autotune.measure.compile import protocol_for
 from autotune.measure.protocol import Protocol
 from autotune.search.options import Budget, SearchOptions
 from autotune.search.tune import tune_budget
+from autotune.search.workers import Workers
 from autotune.workload.suite import Suite, load_suite
 
 log = logging.getLogger(__name__)
@@ -131,13 +132,14 @@ def _tune_missing(suite: Suite, tgt, budget: Budget, search: SearchOptions,
         done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
         if wanted > done:
             missing[item.workload] = wanted - done
-    if missing and budget.time_budget is not None:  # one budget, shared by the task scheduler
-        tune_budget(list(missing), tgt, replace(budget, trials=sum(missing.values())),
-                    progress=progress, search=search)
-        return
-    for workload, count in missing.items():
-        tune_budget([workload], tgt, replace(budget, trials=count, time_budget=None),
-                    progress=progress, search=search)
+    with Workers() as workers:  # started once, warm for every search of the suite
+        if missing and budget.time_budget is not None:  # one budget, shared by the scheduler
+            tune_budget(list(missing), tgt, replace(budget, trials=sum(missing.values())),
+                        progress=progress, search=search, workers=workers)
+            return
+        for workload, count in missing.items():
+            tune_budget([workload], tgt, replace(budget, trials=count, time_budget=None),
+                        progress=progress, search=search, workers=workers)
 
 
 def _time_suite(suite: Suite, store: LogStore, tgt, competing: list[Baseline],

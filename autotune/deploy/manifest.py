@@ -42,9 +42,7 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
     if manifest.get("format", 1) > MANIFEST_FORMAT:
         raise PackageError(f"{manifest_file} is package format {manifest['format']}, newer "
                            f"than this autotune reads ({MANIFEST_FORMAT}); upgrade autotune")
-    library = path / manifest["library"]
-    if not library.is_file():
-        raise PackageError(f"package library {library} is missing")
+    library = _library(path, manifest.get("library"))
     digest = hashlib.sha256(library.read_bytes()).hexdigest()
     if digest != manifest["sha256"]:
         raise PackageError(
@@ -87,3 +85,19 @@ def _check_device(target: tvm.target.Target) -> tvm.runtime.Device:
                 f"package was built for CUDA arch sm_{built}; this GPU is sm_{have}"
             )
     return dev
+
+
+def _library(path: Path, name) -> Path:
+    """The package's library: a regular file directly in the package folder, never a link
+    or a path that leads out of it (a manifest may come from anyone)."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise PackageError(f"{path / MANIFEST}: 'library' must name a file in the package "
+                           f"folder, got {name!r}")
+    library = path / name
+    if library.is_symlink():
+        raise PackageError(f"package library {library} is a symbolic link; a package's "
+                           "library must be a regular file inside it")
+    if not library.is_file():
+        raise PackageError(f"package library {library} is missing")
+    return library
+

@@ -5,6 +5,9 @@ line. A process killed mid-write leaves a torn last line, and the next append th
 the end of it. ``repair`` moves every bad record line to ``<file>.damaged`` (nothing is
 deleted), rewrites a damaged workload line from the workload itself (so record indices stay
 valid), and ends the file with a newline; each fix is a warning naming file and line.
+Blank lines (MetaSchedule's reader crashes the process on one) are dropped, and a workload
+file left empty or deleted (a power cut) while records remain is written again from the
+workload, so its records stay readable.
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ def damaged_lines(path: Path) -> dict[str, list[int]]:
     """1-based numbers of damaged lines in each database file of log folder ``path``."""
     found = {}
     workloads = _lines(path / WORKLOADS)
+    records = _lines(path / RECORDS)
     bad_w = [i + 1 for i, ln in enumerate(workloads) if not _workload_ok(ln)]
-    bad_r = [i + 1 for i, ln in enumerate(_lines(path / RECORDS))
-             if not _record_ok(ln, len(workloads))]
-    if bad_w or _torn(path / WORKLOADS):
+    lost = not workloads and bool(records)  # the workload file emptied or gone
+    bad_r = [] if lost else [i + 1 for i, ln in enumerate(records)
+                             if not _record_ok(ln, len(workloads))]
+    if bad_w or lost or _torn(path / WORKLOADS) or _blank(path / WORKLOADS):
         found[WORKLOADS] = bad_w
-    if bad_r or _torn(path / RECORDS):
+    if bad_r or _torn(path / RECORDS) or _blank(path / RECORDS):
         found[RECORDS] = bad_r
     return found
 
@@ -73,14 +78,19 @@ def repair(path: Path, workload: Workload) -> int:
         for number in damage[WORKLOADS]:
             _warn(path / WORKLOADS, number, "rewritten from the workload")
             lines[number - 1] = _workload_line(workload)
+        if not lines and _lines(path / RECORDS):
+            _warn(path / WORKLOADS, 1, "missing; rewritten from the workload (meta.json)")
+            lines = [_workload_line(workload)]
         _rewrite(path / WORKLOADS, lines)
+        damage = damaged_lines(path)  # records checked against the repaired workloads
     if RECORDS in damage:
         lines = _lines(path / RECORDS)
         bad = set(damage[RECORDS])
-        with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
-            for number in sorted(bad):
-                _warn(path / RECORDS, number, f"moved to {RECORDS}.damaged")
-                aside.write(lines[number - 1] + "\n")
+        if bad:
+            with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
+                for number in sorted(bad):
+                    _warn(path / RECORDS, number, f"moved to {RECORDS}.damaged")
+                    aside.write(lines[number - 1] + "\n")
         _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
         moved = len(bad)
     return moved
@@ -90,6 +100,14 @@ def _lines(file: Path) -> list[str]:
     if not file.exists():
         return []
     return [ln for ln in file.read_text(encoding="utf-8", errors="replace").split("\n") if ln.strip()]
+
+
+def _blank(file: Path) -> bool:
+    """True if a line of the file is empty or whitespace only (dropped by ``_lines``)."""
+    if not file.exists():
+        return False
+    lines = file.read_bytes().split(b"\n")
+    return any(not ln.strip() for ln in lines[:-1])
 
 
 def _torn(file: Path) -> bool:

@@ -31,6 +31,7 @@ import json
 import math
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,9 +42,9 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.atomic import write_json
-from autotune.errors import LogError
+from autotune.errors import AutotuneError, LogError
 from autotune.hardware.target import same_target, target_json, target_key
-from autotune.logs.repair import RECORDS, WORKLOADS, damaged_lines, repair
+from autotune.logs.repair import RECORDS, WORKLOADS, LogDamageWarning, damaged_lines, repair
 from autotune.workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
@@ -137,31 +138,47 @@ class LogStore:
         return LogEntry(path, workload, target)
 
     def entries(self, target: tvm.target.Target | None = None) -> list[LogEntry]:
-        """Every log under the root: of every target, or only of ``target``."""
+        """Every log under the root: of every target, or only of ``target``. A log whose
+        ``meta.json`` cannot be read is left out with one warning naming it, so one bad
+        folder does not stop the rest (transfer and the cost model read every log)."""
         found = []
         want = target_json(target) if target is not None else None
         for meta_file in sorted(self.root.glob(f"*/*/{META}")):
-            meta = read_meta(meta_file)
-            if want is not None and not same_target(meta["target"], want):
-                continue
-            found.append(
-                LogEntry(
-                    meta_file.parent,
-                    Workload.from_json(meta["workload"]),
-                    tvm.target.Target(meta["target"]),
-                )
-            )
+            try:
+                meta = read_meta(meta_file)
+                if want is not None and not same_target(meta["target"], want):
+                    continue
+                found.append(LogEntry(meta_file.parent, Workload.from_json(meta["workload"]),
+                                      tvm.target.Target(meta["target"])))
+            except (AutotuneError, RuntimeError, ValueError, TypeError, KeyError) as err:
+                warnings.warn(f"log {meta_file.parent} skipped: {_first_line(err)}",
+                              LogDamageWarning, stacklevel=2)
         return found
 
 
 def read_meta(meta_file: Path) -> dict:
-    """A log's ``meta.json``; LogError if a newer autotune wrote it (format > META_FORMAT).
-    Logs written before the format field existed are format 1."""
-    meta = json.loads(meta_file.read_text())
+    """A log's ``meta.json``: LogError if it is not one (bad JSON, missing or mistyped
+    fields, not UTF-8) or a newer autotune wrote it (format > META_FORMAT). Logs written
+    before the format field existed are format 1."""
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise LogError(f"{meta_file} is not valid JSON ({err}); move the folder away or "
+                       "delete it") from None
+    if not (isinstance(meta, dict) and isinstance(meta.get("workload"), dict)
+            and isinstance(meta.get("target"), dict)
+            and isinstance(meta.get("format", 1), int)):
+        raise LogError(f"{meta_file} is not a log's meta.json (it needs a 'workload' and a "
+                       "'target' object)")
     if meta.get("format", 1) > META_FORMAT:
         raise LogError(f"{meta_file} is log format {meta['format']}, newer than this "
                        f"autotune reads ({META_FORMAT}); upgrade autotune to use it")
     return meta
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 @cache

@@ -13,6 +13,7 @@ from autotune.model.kernels import map_workloads
 from autotune.model.onnx_import import OnnxModel, load_onnx
 from autotune.search.options import Budget, SearchOptions
 from autotune.search.tune import TuneResult, tune_budget
+from autotune.search.workers import Workers
 from autotune.workload import Workload
 
 
@@ -34,6 +35,7 @@ def tune_model(
     time_budget: str | float | None = None,
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
+    workers: Workers | None = None,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
@@ -42,7 +44,7 @@ def tune_model(
     ``search`` is ``autotune.tune``'s.
     """
     return tune_model_budget(model, target, Budget(trials, time_budget, log_dir),
-                             progress=progress, search=search)
+                             progress=progress, search=search, workers=workers)
 
 
 def tune_model_budget(
@@ -52,6 +54,7 @@ def tune_model_budget(
     *,
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
+    workers: Workers | None = None,
 ) -> ModelTuning:
     """``tune_model`` with its budget and logs as one value; with neither a trial count nor
     a time budget, 64 trials per kernel."""
@@ -64,5 +67,6 @@ def tune_model_budget(
         )
     if budget.trials is None and budget.time_budget is None:
         budget = replace(budget, trials=64 * len(mapping.workloads))
-    results = tune_budget(mapping.workloads, target, budget, progress=progress, search=search)
+    results = tune_budget(mapping.workloads, target, budget, progress=progress, search=search,
+                          workers=workers)
     return ModelTuning(mapping.workloads, mapping.skipped, results)

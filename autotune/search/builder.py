@@ -15,6 +15,10 @@ and 200 s) ran 48x and 17x slower than that search's best kernel.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +33,19 @@ from tvm.s_tir.meta_schedule.builder.local_builder import (
 from tvm.s_tir.meta_schedule.utils import cpu_count
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 from tvm.target import Target
+
+
+def die_with_parent(parent: int) -> None:
+    """Run in each worker the search starts (builders and runners): the kernel kills the
+    worker when the process that started it ends, however it ends (Ctrl-C, kill -9, a
+    crash), so no worker outlives the tuner and takes the cores of the next run. Linux
+    only (``prctl(PR_SET_PDEATHSIG)``); elsewhere the pools' own shutdown is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent ended before the call: nothing would signal us
+        os._exit(1)
 
 
 def build_candidate(mod: IRModule, target: Target, _params) -> Module:
@@ -69,7 +86,9 @@ class WarmBuilder(PyBuilder):
         if self._pool is not None and self._batches >= self.recycle_every:
             self.shutdown()
         if self._pool is None:
-            self._pool = PopenPoolExecutor(max_workers=self.max_workers, timeout=self.timeout_sec)
+            self._pool = PopenPoolExecutor(max_workers=self.max_workers, timeout=self.timeout_sec,
+                                           initializer=die_with_parent,
+                                           initargs=(os.getpid(),))
             self._batches = 0
         self._batches += 1
         return self._pool

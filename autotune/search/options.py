@@ -34,12 +34,17 @@ class SearchOptions:
     strategy: str = "autotune"
     # Seed logs transfer falls back on after this target's logs (None: none).
     seed_logs: Path | None = PACKAGED_SEEDS
+    # Schedules the evolutionary search samples (and evolves) for every batch: MetaSchedule's
+    # population_size. Sampling them is most of a small batch's cost.
+    population: int = 512
 
     def __post_init__(self) -> None:
         if self.trials_per_iter < 1:
             raise AutotuneError(f"trials_per_iter must be >= 1, got {self.trials_per_iter}")
         if self.model_warmup is not None and self.model_warmup < 1:
             raise AutotuneError(f"model_warmup must be >= 1, got {self.model_warmup}")
+        if self.population < 2:
+            raise AutotuneError(f"population must be >= 2, got {self.population}")
         if self.strategy not in STRATEGIES:
             raise AutotuneError(f"unknown search strategy {self.strategy!r}; "
                                 f"known: {', '.join(STRATEGIES)}")

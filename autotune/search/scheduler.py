@@ -26,15 +26,18 @@ class GradientScheduler(PyTaskScheduler):
 
     def __init__(self, progress: Callable[[int], tuple[int, float]], seconds: float | None = None,
                  alpha: float = 0.2, window: int = 3, seed: int | None = None,
-                 charge: Callable[[int, float], None] | None = None) -> None:
+                 charge: Callable[[int, float], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> None:
         """``progress(task_id)`` gives a task's measured trials so far and its best seconds
         (MetaSchedule's task records do not expose their latencies to Python).
         ``charge(task_id, seconds)`` is told the time of each batch (its search, build and
         measurement: from its task's choice to the next choice), before that batch's
-        results are joined; first-round batches are joined only in the second round."""
+        results are joined; first-round batches are joined only in the second round.
+        Once ``stop()`` is true (Ctrl-C) no task is chosen, not even for a first batch."""
         super().__init__()
         self.progress = progress
         self.charge = charge
+        self.stop = stop
         self.current: tuple[int, float] | None = None  # the task chosen last, and when
         self.seen: dict[int, int] = {}
         self.seconds = seconds
@@ -60,6 +63,10 @@ class GradientScheduler(PyTaskScheduler):
         outer = self._outer()
         tasks = outer.tasks_
         count = len(tasks)
+        if self.stop is not None and self.stop():
+            for i in range(count):
+                outer.touch_task(i)  # join what ran, so its records are committed
+            return -1
         if self.rounds == 0:
             self.started = time.monotonic()  # the budget starts with the first batch
         if self.rounds < count:  # every task gets its first batch, whatever the budget

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,7 +33,6 @@ from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
 from autotune.measure.compile import compile_module, prepare_module, protocol_for
 from autotune.measure.protocol import Protocol, Timing, input_sets, measure
 from autotune.measure.validate import best_validated, record_winner
-from autotune.search.builder import WarmBuilder
 from autotune.search.callbacks.per_task import PerTask
 from autotune.search.callbacks.progress import ProgressBar
 from autotune.search.cost_model import cold_cost_model, warm_cost_model
@@ -39,6 +41,7 @@ from autotune.search.options import Budget, SearchOptions
 from autotune.search.scheduler import GradientScheduler
 from autotune.search.strategy import ColdStartSearch
 from autotune.search.transfer import donor_traces, packaged_logs
+from autotune.search.workers import Workers
 from autotune.workload import Workload
 
 UNLIMITED = 1 << 30  # trial cap when only a time budget is given
@@ -76,6 +79,7 @@ def tune(
     time_budget: str | float | None = None,
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
+    workers: Workers | None = None,
 ) -> TuneResult:
     """Run up to ``trials`` more MetaSchedule trials into the workload's log, pick the best.
 
@@ -93,10 +97,12 @@ def tune(
     ``model_warmup`` measurements (None: MetaSchedule's 100; a number also retrains it after
     every batch). With ``transfer``, a search that starts an empty log first measures the
     best schedules of the most similar workloads already tuned for this target (then of the
-    seed logs, ``seed_logs``), fitted to this one (``search.transfer``).
+    seed logs, ``seed_logs``), fitted to this one (``search.transfer``). ``workers`` are
+    the build and measure processes to reuse across calls (``search.workers.Workers``);
+    None: this call starts its own and stops them before it returns.
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
-                     progress=progress, search=search)[0]
+                     progress=progress, search=search, workers=workers)[0]
 
 
 def tune_many(
@@ -108,6 +114,7 @@ def tune_many(
     time_budget: str | float | None = None,
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
+    workers: Workers | None = None,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -118,7 +125,7 @@ def tune_many(
     is that of its fastest validated variant. ``search`` is ``tune``'s.
     """
     return tune_budget(workloads, target, Budget(trials, time_budget, log_dir),
-                       progress=progress, search=search)
+                       progress=progress, search=search, workers=workers)
 
 
 def tune_budget(
@@ -128,8 +135,10 @@ def tune_budget(
     *,
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
+    workers: Workers | None = None,
 ) -> list[TuneResult]:
-    """``tune_many`` with its budget and logs as one value."""
+    """``tune_many`` with its budget and logs as one value. ``workers``: the build and
+    measure processes to use and keep (``search.workers``); None: started and stopped here."""
     budget.require_limit()
     trials = UNLIMITED if budget.trials is None else budget.trials
     workloads = list(dict.fromkeys(workloads))
@@ -145,12 +154,14 @@ def tune_budget(
     ran = [0] * len(entries)
     if trials:
         with ExitStack() as stack:
-            for entry in entries:
+            # In one order (by path) in every process: two runs sharing logs given in
+            # different orders would otherwise each hold one and wait for the other forever.
+            for entry in sorted(entries, key=lambda e: str(e.path)):
                 stack.enter_context(_tuning_lock(entry, progress))
             cost_model = _cost_model(search, store, tgt, progress)
             seeds = _seeds(store, tgt, entries, search, progress) if search.transfer else None
             ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
-                          progress)
+                          progress, workers)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
     if not search.variants:
@@ -235,8 +246,9 @@ def _seeds(store: LogStore, tgt, entries, search: SearchOptions, progress: bool)
 
 
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
-            progress: bool) -> list[int]:
-    """One MetaSchedule task per log, one budget, each task's records into its own log.
+            progress: bool, workers: Workers | None) -> list[int]:
+    """One MetaSchedule task per log, one budget, each task's records into its own log,
+    built and measured by ``workers`` (None: workers of its own, stopped at the end).
 
     Returns the trials measured into each log.
     """
@@ -254,11 +266,13 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     def gained() -> list[int]:  # trials measured into each log by this run so far
         return [log.trial - b for log, b in zip(events, before)]
 
-    def trials_left() -> int:  # of the whole run's budget
-        return trials - sum(gained())
+    def trials_left() -> int:  # of the whole run's budget; none once Ctrl-C was pressed
+        return 0 if interrupted else trials - sum(gained())
 
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
-    builder = WarmBuilder()
+    interrupted, restore = _watch_interrupts(progress)
+    own = workers is None
+    workers = Workers() if own else workers
     try:
         with _quiet_metaschedule_logger():
             ms.tune_tasks(
@@ -268,22 +282,52 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 max_trials_global=trials,
                 # Small enough batches that one task cannot take the whole budget at once.
                 num_trials_per_iter=max(1, min(search.trials_per_iter, trials // len(entries))),
-                builder=builder,
+                builder=workers.builder,
                 cost_model=cost_model,
-                runner=ms.runner.LocalRunner(evaluator_config=Protocol().evaluator_config()),
+                runner=workers.runner,
                 database=RoutedDatabase(entries),
                 measure_callbacks=[*ms.MeasureCallback.create("default"), bar,
                                    PerTask(events)],
                 task_scheduler=GradientScheduler(
                     lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
-                    charge=lambda i, s: events[i].charge(s)),
+                    charge=lambda i, s: events[i].charge(s), stop=lambda: bool(interrupted)),
             )
-    finally:
+        if interrupted:
+            raise KeyboardInterrupt
+    except Exception:
+        if interrupted:  # TVM's FFI hands a Ctrl-C in native code back as a bare error
+            raise KeyboardInterrupt from None
+        raise
+    finally:  # every worker ends with the search, however it ends
+        restore()
         bar.close()
         for log in events:
             log.close()
-        builder.shutdown()
+        if own:
+            workers.close()
     return gained()
+
+
+def _watch_interrupts(progress: bool) -> tuple[list[int], Callable[[], None]]:
+    """Turn the first Ctrl-C (SIGINT) into a request to stop: the list it returns fills
+    up, the search ends after the batch in flight (whose records are kept) and the caller
+    raises KeyboardInterrupt; a second Ctrl-C interrupts at once. (Raised inside TVM's
+    native code, a KeyboardInterrupt comes back as a bare error, or kills the process.)
+    The function it returns puts the old handler back. Off the main thread, where no
+    handler can be set, nothing changes."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return seen, lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note(signum, frame):
+        seen.append(signum)
+        signal.signal(signal.SIGINT, previous)
+        if progress:
+            print("\nstopping after this batch (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, note)
+    return seen, lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, cost_model, seeds,
@@ -305,9 +349,11 @@ def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, cost_model, seed
 
 def _strategy(search: SearchOptions, cost_model, traces, trials_left):
     """The task's search strategy, as ``search.strategy`` names it."""
+    settings = {"population_size": search.population,
+                "init_min_unmeasured": min(50, search.population)}  # 50: MetaSchedule's
     if search.strategy == "evolutionary":  # MetaSchedule's own, as tune_tir makes it
-        return "evolutionary"
-    return ColdStartSearch(cost_model, traces, trials_left)
+        return ms.search_strategy.EvolutionarySearch(**settings)
+    return ColdStartSearch(cost_model, traces, trials_left, **settings)
 
 
 def _progress_bar(entries, total: int | None, progress: bool) -> ProgressBar:

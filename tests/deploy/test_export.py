@@ -187,12 +187,12 @@ def test_package_refuses_tampering_and_foreign_cpus(tuned, cpu, tmp_path):
 
 
 @pytest.mark.tuning
-def test_layout_variants_share_the_budget_and_the_fastest_serves(cpu, tmp_path):
+def test_layout_variants_share_the_budget_and_the_fastest_serves(workers, cpu, tmp_path):
     wl = autotune.Workload("conv2d", **TINY_CONV)
     keys = [v.key for v in wl.variants()]
     assert len(keys) == 3
-    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False,
-                           search=SearchOptions(seed=0, variants=True))
+    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False, workers=workers,
+                           search=SearchOptions(seed=0, variants=True, population=64))
     assert result.workload == wl.key and result.trials_run == 12
     assert sorted(result.variant_latency_s) == sorted(keys)  # every variant validated, timed
     store = LogStore(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -167,3 +168,21 @@ def test_prepare_needs_weights_of_the_declared_shape(package):
         pkg[ADD.key].prepare(ADD.make_inputs()[1])
     with pytest.raises(PackageError, match="input 1 must be"):
         pkg[BLOCKED.key].prepare(np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("library", ["../kernels.so", "/tmp/kernels.so", "", 3, "link"])
+def test_the_library_must_be_a_regular_file_inside_the_package(package, tmp_path, library):
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    if library == "link":  # a link to a library elsewhere, checksum and all
+        (copy / manifest["library"]).rename(tmp_path / "elsewhere.so")
+        (copy / manifest["library"]).symlink_to(tmp_path / "elsewhere.so")
+        message = "symbolic link"
+    else:
+        shutil.copy(package / manifest["library"], tmp_path / "kernels.so")
+        manifest["library"] = library
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+        message = "'library' must name a file in the package folder"
+    with pytest.raises(PackageError, match=message):
+        load_package(copy)

@@ -81,7 +81,7 @@ def test_gpu_peaks_are_plausible():
 def test_tune_gemm_on_the_gpu_and_compare_with_cublas(cuda, tmp_path):
     wl = autotune.Workload("gemm", m=37, n=53, k=29)
     result = autotune.tune(wl, cuda, trials=16, log_dir=tmp_path, progress=False,
-                           search=SearchOptions(trials_per_iter=16, seed=0))
+                           search=SearchOptions(trials_per_iter=16, seed=0, population=64))
     assert result.validated and result.records == 16 and result.latency_s > 0
     rows = {r["implementation"]: r for r in compare_workload(
         wl, LogStore(tmp_path), cuda, baselines_for("cuda"), protocol_for(cuda))}
@@ -120,7 +120,7 @@ np.savez(sys.argv[4], *x)
 def test_gpu_package_runs_in_a_fresh_process(cuda, tmp_path):
     wl = autotune.Workload("add", n=1001)
     autotune.tune(wl, cuda, trials=8, log_dir=tmp_path / "logs", progress=False,
-                  search=SearchOptions(trials_per_iter=8, seed=0))
+                  search=SearchOptions(trials_per_iter=8, seed=0, population=64))
     out = autotune.export([wl], cuda, tmp_path / "logs", tmp_path / "pkg")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"]["kind"] == "cuda" and manifest["kernels"][0]["validated"]

@@ -26,6 +26,7 @@ from autotune.model import (  # noqa: E402
     tune_model,
 )
 from autotune.model.sample import sample_model  # noqa: E402
+from autotune.search.options import SearchOptions  # noqa: E402
 
 TINY_KEYS = [
     "conv2d-n1-c3-h11-w9-k5-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # strided, bias + ReLU after
@@ -62,13 +63,13 @@ def test_every_conv_and_matmul_becomes_a_workload(tiny):
                                                    "dtype": "float32"}]
 
 
-def test_unmappable_conv_is_left_to_tvm_with_its_reason(tmp_path):
+def test_unmappable_conv_is_left_to_tvm_with_its_reason(workers, tmp_path):
     model = load_onnx(conv_model(tmp_path / "asym.onnx", [0, 1, 1, 0], [1, 2, 7, 7]))
     mapping = map_workloads(model.relax_module())
     assert mapping.workloads == []
     assert mapping.skipped == ["relax.nn.conv2d: asymmetric padding [0, 1, 1, 0]"]
     with pytest.raises(ModelError, match="no conv2d or matmul to tune.*asymmetric padding"):
-        tune_model(model, "cpu", 4, tmp_path / "logs", progress=False)
+        tune_model(model, "cpu", 4, tmp_path / "logs", progress=False, workers=workers)
     # Built with TVM's own conv, still checked against ONNX Runtime.
     out = build_model(model, "cpu", tmp_path / "logs", tmp_path / "pkg")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -107,12 +108,13 @@ MODEL_USER = textwrap.dedent("""
 
 
 @pytest.mark.tuning
-def test_tune_build_load_compare(tiny, tmp_path):
+def test_tune_build_load_compare(workers, tiny, tmp_path):
     logs = tmp_path / "logs"
     with pytest.raises(LogError, match="gemm-m1-n2-k3-float32; tune them first"):
         build_model(tiny, "cpu", logs, tmp_path / "nopkg")
 
-    tuning = tune_model(tiny, "cpu", trials=5, log_dir=logs, progress=False)
+    tuning = tune_model(tiny, "cpu", trials=5, log_dir=logs, progress=False, workers=workers,
+                        search=SearchOptions(population=64))
     assert [r.workload for r in tuning.results] == TINY_KEYS
     assert all(r.validated for r in tuning.results)
 

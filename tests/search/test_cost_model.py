@@ -55,12 +55,13 @@ def test_only_logs_of_the_same_target_are_learned_from(tuned, tmp_path, cpu):
 
 
 @pytest.mark.tuning
-def test_a_new_workload_starts_from_the_logs_already_there(tuned, tmp_path, cpu, capsys):
+def test_a_new_workload_starts_from_the_logs_already_there(workers, tuned, tmp_path, cpu, capsys):
     wl, log_dir, result = tuned
     shutil.copytree(log_dir, tmp_path, dirs_exist_ok=True)
     gemm = autotune.Workload("gemm", m=7, n=9, k=5)
-    warm = autotune.tune(gemm, cpu, trials=8, log_dir=tmp_path,
-                         search=SearchOptions(trials_per_iter=8, seed=0, warm_start=True))
+    warm = autotune.tune(gemm, cpu, trials=8, workers=workers, log_dir=tmp_path,
+                         search=SearchOptions(trials_per_iter=8, seed=0, warm_start=True,
+                                              population=64))
     assert warm.validated and warm.trials_run == 8
     assert f"cost model warmed up on {result.records} measured records of 1 logs" in \
         capsys.readouterr().err

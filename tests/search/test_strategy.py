@@ -17,10 +17,11 @@ def test_a_model_that_says_nothing_of_its_warmup_is_taken_to_rank():
 
 
 @pytest.mark.tuning
-def test_first_batch_is_sampled_and_later_ones_evolve(tmp_path, cpu):
+def test_first_batch_is_sampled_and_later_ones_evolve(workers, tmp_path, cpu):
     wl = autotune.Workload("gemm", m=7, n=9, k=5)
-    result = autotune.tune(wl, cpu, trials=16, log_dir=tmp_path, progress=False,
-                           search=SearchOptions(trials_per_iter=8, seed=0, model_warmup=8))
+    result = autotune.tune(wl, cpu, trials=16, log_dir=tmp_path, progress=False, workers=workers,
+                           search=SearchOptions(trials_per_iter=8, seed=0, model_warmup=8,
+                                                population=64))
     assert result.validated and result.trials_run == 16
     (task_log,) = (LogStore(tmp_path).open(wl, cpu).path / "logs").glob("*task_0*.log")
     batches = re.split(r"Generating candidates", task_log.read_text())[1:]

@@ -100,7 +100,7 @@ def _record_modules(log_dir, wl, target) -> set[int]:
 
 
 @pytest.mark.tuning
-def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
+def test_a_new_log_starts_from_a_similar_workloads_best(workers, tmp_path, tuned, cpu):
     donor, log_dir, _ = tuned
     for arm in ("with", "without"):
         shutil.copytree(LogStore(log_dir).path(donor, cpu),
@@ -111,8 +111,10 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     assert 0 < len(traces) <= 16
     expected = _first_carried(traces, other, cpu)
 
-    alone = SearchOptions(trials_per_iter=8, seed=0, seed_logs=None)  # this target's logs alone
+    # this target's logs alone
+    alone = SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64)
     result = autotune.tune(other, cpu, trials=8, log_dir=store.root, progress=False,
+                           workers=workers,
                            search=alone)
     assert result.validated and result.trials_run == 8
     assert expected <= _record_modules(store.root, other, cpu)
@@ -124,6 +126,7 @@ def test_a_new_log_starts_from_a_similar_workloads_best(tmp_path, tuned, cpu):
     assert len(donor_traces(fresh.workload, store.entries(cpu))) > 0
 
     autotune.tune(other, cpu, trials=8, log_dir=tmp_path / "without", progress=False,
+                  workers=workers,
                   search=replace(alone, transfer=False))
     assert not expected <= _record_modules(tmp_path / "without", other, cpu)
 
@@ -178,25 +181,25 @@ def test_a_seed_takes_the_new_targets_parallel_limit(cpu):
 
 
 @pytest.mark.tuning
-def test_a_first_search_starts_from_the_packaged_seeds(tmp_path, cpu):
+def test_a_first_search_starts_from_the_packaged_seeds(workers, tmp_path, cpu):
     wl = autotune.Workload("conv2d", **OTHER_CONV)
     expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu, PACKAGED_SEEDS)), wl, cpu)
-    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", progress=False,
-                  search=SearchOptions(trials_per_iter=8, seed=0))
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", progress=False, workers=workers,
+                  search=SearchOptions(trials_per_iter=8, seed=0, population=64))
     assert expected <= _record_modules(tmp_path / "packaged", wl, cpu)
-    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False,
-                  search=SearchOptions(trials_per_iter=8, seed=0, seed_logs=None))
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False, workers=workers,
+                  search=SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64))
     assert not expected <= _record_modules(tmp_path / "none", wl, cpu)
 
 
 @pytest.mark.tuning
-def test_a_new_workload_tunes_from_a_vectorised_donor(tmp_path, cpu):
+def test_a_new_workload_tunes_from_a_vectorised_donor(workers, tmp_path, cpu):
     """Replaying a donor's fused, vectorised schedule once rewrote the new task's own module,
     so its records were filed under no log (KeyError from the routed database)."""
-    options = SearchOptions(trials_per_iter=2, seed=0)
+    options = SearchOptions(trials_per_iter=2, seed=0, population=64)
     autotune.tune(autotune.Workload("add", n=4096), cpu, trials=2, log_dir=tmp_path,
-                  progress=False, search=options)
+                  progress=False, workers=workers, search=options)
     result = autotune.tune(autotune.Workload("add", n=1_000_003), cpu, trials=2,
-                           log_dir=tmp_path, progress=False, search=options)
+                           log_dir=tmp_path, progress=False, workers=workers, search=options)
     # A vector add's space is small: the search may find one new candidate, not two.
     assert result.validated and 1 <= result.trials_run <= 2 and result.records >= 1

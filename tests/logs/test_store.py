@@ -1,0 +1,50 @@
+"""The log store reads every log it can, and names each one it cannot, in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import autotune
+from autotune.errors import LogError
+from autotune.hardware.target import target_json
+from autotune.logs.repair import LogDamageWarning
+from autotune.logs.store import META, META_FORMAT, LogStore
+
+GOOD = autotune.Workload("add", n=5)
+BAD = autotune.Workload("add", n=6)
+
+
+@pytest.mark.parametrize("meta", [
+    b"{ not json", b"\xff\xfe garbage", b"[1, 2]", b'{"workload": 3, "target": {}}',
+    "unknown kernel",
+])
+def test_an_unreadable_donor_is_skipped_with_one_warning(tmp_path, cpu, meta):
+    store = LogStore(tmp_path)
+    store.open(GOOD, cpu, create=True)
+    bad = store.open(BAD, cpu, create=True)
+    if meta == "unknown kernel":  # of this target, naming a kernel this autotune lacks
+        meta = json.dumps({"workload": {"kernel": "no-such-kernel", "params": {}},
+                           "target": target_json(cpu)}).encode()
+    (bad.path / META).write_bytes(meta)
+    with pytest.warns(LogDamageWarning, match=f"log {bad.path} skipped") as caught:
+        entries = store.entries(cpu)
+    assert [e.workload for e in entries] == [GOOD] and len(caught) == 1
+    assert "\n" not in str(caught[0].message)
+    if b"no-such-kernel" not in meta:  # opening that log itself: one clear error
+        with pytest.raises(LogError, match=str(bad.path / META)):
+            store.open(BAD, cpu)
+
+
+def test_meta_json_carries_its_format_and_a_newer_one_is_refused(tmp_path, cpu):
+    store = LogStore(tmp_path)
+    entry = store.open(GOOD, cpu, create=True)
+    meta = json.loads((entry.path / META).read_text())
+    assert meta["format"] == META_FORMAT
+    del meta["format"]  # written before the field existed: format 1
+    (entry.path / META).write_text(json.dumps(meta))
+    assert store.open(GOOD, cpu).workload == GOOD
+    (entry.path / META).write_text(json.dumps({**meta, "format": META_FORMAT + 1}))
+    with pytest.raises(LogError, match="newer than this autotune reads"):
+        store.open(GOOD, cpu)
