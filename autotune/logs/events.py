@@ -24,17 +24,29 @@ EVENTS = "events.jsonl"
 
 
 def read_events(path: Path) -> list[dict]:
-    """The events of a log directory's file; a torn last line (a crash mid-write) is skipped."""
+    """The events of a log directory's file. A line that is not an event (a torn last line
+    from a crash mid-write, bytes that are not UTF-8, a trial without its number and time)
+    is skipped."""
     file = Path(path) / EVENTS
     if not file.exists():
         return []
     events = []
-    for line in file.read_text().splitlines():
+    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(event, dict) and (event.get("event") != "trial" or _trial_ok(event)):
+            events.append(event)
     return events
+
+
+def _trial_ok(event: dict) -> bool:
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    return (isinstance(event.get("trial"), int) and number(event.get("elapsed_s"))
+            and (event.get("run_s") is None or number(event["run_s"])))
 
 
 def trials_done(path: Path) -> int:

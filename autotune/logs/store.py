@@ -85,9 +85,21 @@ class LogEntry:
         return file.exists() and file.stat().st_size > 0
 
     def verdicts(self) -> dict[str, dict]:
-        """Validation verdicts by record id (see ``record_id``)."""
+        """Validation verdicts by record id (see ``record_id``). A file that cannot be read
+        counts as none (with a warning): its records are validated again."""
         file = self.path / VERDICTS
-        return json.loads(file.read_text()) if file.exists() else {}
+        if not file.exists():
+            return {}
+        try:
+            verdicts = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            verdicts = None
+        if not isinstance(verdicts, dict):
+            warnings.warn(f"{file} is not a verdict file; its records are validated again",
+                          LogDamageWarning, stacklevel=2)
+            return {}
+        return {rid: v for rid, v in verdicts.items()
+                if isinstance(v, dict) and isinstance(v.get("ok"), bool)}
 
     def save_verdict(self, rid: str, verdict: dict) -> None:
         with _lock(str(self.path / ".validation.lock")):

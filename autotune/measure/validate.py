@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import tvm
@@ -10,6 +11,7 @@ from tvm.s_tir import meta_schedule as ms
 
 from autotune.atomic import write_json
 from autotune.errors import LogError
+from autotune.logs.repair import LogDamageWarning
 from autotune.logs.store import LogEntry, LogStore, record_id, record_seconds
 from autotune.measure.compile import check_numerics, compile_module, scheduled_module
 from autotune.workload import Workload
@@ -86,8 +88,20 @@ def best_variant(
 
 
 def recorded_winner(store: LogStore, workload: Workload, target: tvm.target.Target) -> str | None:
+    """The layout variant recorded as ``workload``'s winner; None if none is (or the file
+    cannot be read: then the fastest validated variant serves, with a warning)."""
     file = store.path(workload, target) / WINNER
-    return json.loads(file.read_text())["winner"] if file.exists() else None
+    if not file.exists():
+        return None
+    try:
+        winner = json.loads(file.read_text(encoding="utf-8")).get("winner")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        winner = None
+    if not isinstance(winner, str):
+        warnings.warn(f"{file} names no winner; the fastest validated variant serves",
+                      LogDamageWarning, stacklevel=2)
+        return None
+    return winner
 
 
 def record_winner(

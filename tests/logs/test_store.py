@@ -48,3 +48,33 @@ def test_meta_json_carries_its_format_and_a_newer_one_is_refused(tmp_path, cpu):
     (entry.path / META).write_text(json.dumps({**meta, "format": META_FORMAT + 1}))
     with pytest.raises(LogError, match="newer than this autotune reads"):
         store.open(GOOD, cpu)
+
+
+def test_malformed_events_verdicts_and_winner_are_read_as_far_as_they_go(tmp_path, cpu):
+    from autotune.logs.events import EVENTS, read_events, trials_done
+    from autotune.logs.store import VERDICTS
+    from autotune.measure.validate import WINNER, recorded_winner
+
+    store = LogStore(tmp_path)
+    entry = store.open(GOOD, cpu, create=True)
+    (entry.path / EVENTS).write_bytes(
+        b'{"event": "trial", "trial": 1, "elapsed_s": 0.5, "run_s": 1e-6}\n'
+        b'[1, 2]\n"a string"\n{"event": "trial", "trial": "two", "elapsed_s": 1}\n'
+        b'{"event": "trial", "trial": 3, "elapsed_s": null}\n\xff\xfe\n'
+        b'{"event": "trial", "trial": 2, "elapsed_s": 0.9, "run_s": null}\n{"event": "tri')
+    assert [e["trial"] for e in read_events(entry.path)] == [1, 2]
+    assert trials_done(entry.path) == 2
+
+    for bad in (b"{ torn", b"[1]", b"\xff"):
+        (entry.path / VERDICTS).write_bytes(bad)
+        with pytest.warns(LogDamageWarning, match="validated again"):
+            assert entry.verdicts() == {}
+    (entry.path / VERDICTS).write_text('{"a": {"ok": true}, "b": {"ok": "yes"}, "c": 3}')
+    assert entry.verdicts() == {"a": {"ok": True}}
+
+    for bad in (b"{ torn", b'["x"]', b'{"winner": 7}'):
+        (entry.path / WINNER).write_bytes(bad)
+        with pytest.warns(LogDamageWarning, match="names no winner"):
+            assert recorded_winner(store, GOOD, cpu) is None
+    (entry.path / WINNER).write_text('{"winner": "add-n5-float32"}')
+    assert recorded_winner(store, GOOD, cpu) == "add-n5-float32"
