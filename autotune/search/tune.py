@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 
 from autotune.baselines import baselines_for
-from autotune.errors import AutotuneError
+from autotune.errors import AutotuneError, LogError
 from autotune.hardware.target import (
     device_for,
     resolve_target,
@@ -45,6 +46,7 @@ from autotune.search.workers import Workers
 from autotune.workload import Workload
 
 UNLIMITED = 1 << 30  # trial cap when only a time budget is given
+MIN_FREE_BYTES = 64 << 20  # no new batch starts with less free space where the logs go
 
 
 @dataclass
@@ -211,9 +213,13 @@ def _quiet_metaschedule_logger():
     unnamed = [h for h in logger.handlers if h.get_name() is None]
     for handler in unnamed:
         logger.removeHandler(handler)
+    # A text log that cannot be written (a full disk) is not worth a traceback per line:
+    # the search stops itself when space runs low (MIN_FREE_BYTES).
+    raising, logging.raiseExceptions = logging.raiseExceptions, False
     try:
         yield
     finally:
+        logging.raiseExceptions = raising
         for handler in unnamed:
             logger.addHandler(handler)
 
@@ -267,7 +273,10 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         return [log.trial - b for log, b in zip(events, before)]
 
     def trials_left() -> int:  # of the whole run's budget; none once Ctrl-C was pressed
-        return 0 if interrupted else trials - sum(gained())
+        return 0 if interrupted or disk_low() else trials - sum(gained())
+
+    def disk_low() -> bool:  # a full disk would tear the logs' lines and lose the batch
+        return _free_bytes(work_dir) < MIN_FREE_BYTES
 
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     interrupted, restore = _watch_interrupts(progress)
@@ -290,10 +299,16 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                                    PerTask(events)],
                 task_scheduler=GradientScheduler(
                     lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
-                    charge=lambda i, s: events[i].charge(s), stop=lambda: bool(interrupted)),
+                    charge=lambda i, s: events[i].charge(s),
+                    stop=lambda: bool(interrupted) or disk_low()),
             )
         if interrupted:
             raise KeyboardInterrupt
+        if disk_low():
+            raise LogError(
+                f"only {_free_bytes(work_dir) >> 20} MiB left on the disk of {work_dir}: the "
+                "search stopped after its last whole batch (every record so far is kept); free "
+                "some space and run it again to continue")
     except Exception:
         if interrupted:  # TVM's FFI hands a Ctrl-C in native code back as a bare error
             raise KeyboardInterrupt from None
@@ -306,6 +321,10 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         if own:
             workers.close()
     return gained()
+
+
+def _free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
 
 
 def _watch_interrupts(progress: bool) -> tuple[list[int], Callable[[], None]]:

@@ -308,3 +308,21 @@ def test_verdicts_from_another_tvm_version_are_redone(tuned, cpu, tmp_path):
     choice = best_validated(entry)
     assert choice is not None and choice.rejected == 0  # re-checked, not trusted
     assert entry.verdicts()[choice.rid] == {"ok": True, "tvm": tvm.__version__}
+
+
+@pytest.mark.tuning
+def test_a_disk_running_full_stops_the_search_between_batches(workers, cpu, tmp_path,
+                                                              monkeypatch):
+    import autotune.search.tune as tune_module
+
+    wl = autotune.Workload("gemm", m=7, n=9, k=5)
+    path = LogStore(tmp_path).path(wl, cpu)
+    # Space runs out once the first batch is in: no second batch may start.
+    monkeypatch.setattr(tune_module, "_free_bytes",
+                        lambda _: 0 if trials_done(path) >= 4 else 1 << 40)
+    with pytest.raises(AutotuneError, match=r"only 0 MiB left on the disk of .*free some space"):
+        autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False, workers=workers,
+                      search=SearchOptions(trials_per_iter=4, seed=0, population=64))
+    entry = LogStore(tmp_path).open(wl, cpu)
+    records = len(entry.database().get_all_tuning_records())
+    assert trials_done(path) == 4 and records == 4  # every trial counted has its record
