@@ -131,3 +131,49 @@ def _workload_line(workload: Workload) -> str:
 
 def _warn(file: Path, number: int, action: str) -> None:
     warnings.warn(f"{file}:{number}: damaged line, {action}", LogDamageWarning, stacklevel=3)
+
+
+def unreadable_records(path: Path) -> list[int]:
+    """1-based numbers of the record lines of log folder ``path`` that are well-formed JSON
+    but that MetaSchedule cannot read (an unknown instruction, a bogus trace): found by
+    opening halves of the file in a scratch folder, so a log of n records with k bad ones
+    takes about k log n opens. Call it after ``repair``."""
+    lines = _lines(path / RECORDS)
+    workloads = (path / WORKLOADS).read_text(encoding="utf-8") if (path / WORKLOADS).exists() else ""
+
+    def readable(numbers: list[int]) -> bool:
+        with tempfile.TemporaryDirectory() as scratch:
+            (Path(scratch) / WORKLOADS).write_text(workloads, encoding="utf-8")
+            (Path(scratch) / RECORDS).write_text(
+                "".join(lines[i - 1] + "\n" for i in numbers), encoding="utf-8")
+            try:
+                ms.database.JSONDatabase(work_dir=scratch)
+            except Exception:  # noqa: BLE001 - any failure to read is what is looked for
+                return False
+            return True
+
+    def bad(numbers: list[int]) -> list[int]:
+        if not numbers or readable(numbers):
+            return []
+        if len(numbers) == 1:
+            return numbers
+        half = len(numbers) // 2
+        return bad(numbers[:half]) + bad(numbers[half:])
+
+    return bad(list(range(1, len(lines) + 1)))
+
+
+def set_aside_unreadable(path: Path) -> int:
+    """Move the record lines MetaSchedule cannot read to ``<file>.damaged``, each with a
+    warning; returns how many. Call it only while holding the log's tuning lock."""
+    bad = set(unreadable_records(path))
+    if bad:
+        lines = _lines(path / RECORDS)
+        with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
+            for number in sorted(bad):
+                _warn(path / RECORDS, number, f"unreadable by MetaSchedule, moved to "
+                                               f"{RECORDS}.damaged")
+                aside.write(lines[number - 1] + "\n")
+        _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
+    return len(bad)
+

@@ -44,7 +44,14 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.atomic import write_json
 from autotune.errors import AutotuneError, LogError
 from autotune.hardware.target import same_target, target_json, target_key
-from autotune.logs.repair import RECORDS, WORKLOADS, LogDamageWarning, damaged_lines, repair
+from autotune.logs.repair import (
+    RECORDS,
+    WORKLOADS,
+    LogDamageWarning,
+    damaged_lines,
+    repair,
+    set_aside_unreadable,
+)
 from autotune.workload import Workload
 
 DEFAULT_LOG_DIR = "results/logs"
@@ -77,7 +84,15 @@ class LogEntry:
                     repair(self.path, self.workload)
             except filelock.Timeout:
                 return _repaired_copy(self)
-        return ms.database.JSONDatabase(work_dir=str(self.path))
+        try:
+            return ms.database.JSONDatabase(work_dir=str(self.path))
+        except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
+            try:
+                with self.lock().acquire(timeout=0):
+                    set_aside_unreadable(self.path)
+            except filelock.Timeout:
+                return _repaired_copy(self)
+            return ms.database.JSONDatabase(work_dir=str(self.path))
 
     def has_records(self) -> bool:
         """Whether any candidate was measured into this log (by a run of ours or merged in)."""
@@ -204,7 +219,11 @@ def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
         if (entry.path / name).exists():
             shutil.copy(entry.path / name, scratch / name)
     repair(scratch, entry.workload)
-    return ms.database.JSONDatabase(work_dir=str(scratch))
+    try:
+        return ms.database.JSONDatabase(work_dir=str(scratch))
+    except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
+        set_aside_unreadable(scratch)
+        return ms.database.JSONDatabase(work_dir=str(scratch))
 
 
 def run_seconds(run_secs) -> float | None:

@@ -94,6 +94,23 @@ def test_blank_lines_are_dropped_before_metaschedule_reads_the_log(tuned, cpu, t
     assert not (entry.path / (RECORDS + ".damaged")).exists()  # nothing worth keeping
 
 
+def test_well_formed_records_metaschedule_cannot_read_are_set_aside(tuned, cpu, tmp_path):
+    """A record line of the right shape with a bogus trace made TVM's reader raise."""
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    lines = (entry.path / RECORDS).read_text().splitlines()
+    target, args = json.loads(lines[0])[1][2:]
+    bogus = [json.dumps([0, [[[["NoSuchInstruction", [], [], []]], []], [1e-9], target, args]]),
+             json.dumps([0, [[[], []], ["x"], target, args]])]
+    with open(entry.path / RECORDS, "a") as out:
+        out.write("\n".join(bogus) + "\n")
+    with pytest.warns(LogDamageWarning, match="unreadable by MetaSchedule") as caught:
+        db = entry.database()
+    assert len(caught) == 2 and len(db.get_all_tuning_records()) == result.records
+    aside = (entry.path / (RECORDS + ".damaged")).read_text().splitlines()
+    assert aside == bogus
+
+
 @pytest.mark.parametrize("damage", ["empty", "missing"])
 def test_a_lost_workload_file_is_written_again_and_no_record_is_lost(tuned, cpu, tmp_path,
                                                                      damage):
