@@ -127,7 +127,7 @@ def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
         if elapsed < protocol.min_sample_s:
             number *= 2
         elapsed = run(number)
-        if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 4:
+        if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 2:
             break
     per_call = elapsed / number
     number = max(number, math.ceil(protocol.min_sample_s / per_call))
