@@ -23,3 +23,9 @@ class PackageError(AutotuneError):
 
 class ModelError(AutotuneError):
     """An ONNX model that cannot be read, imported or built."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an error's message (its type's name if it has none)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__

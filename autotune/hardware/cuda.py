@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
+from autotune.errors import first_line
 from autotune.measure.protocol import Clock
 
 os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
@@ -23,11 +24,11 @@ def cupy_reason() -> str | None:
     except ImportError:
         return "CuPy is not installed (pip install cupy-cuda13x)"
     except Exception as err:  # a CuPy built for another CUDA fails on import
-        return f"CuPy cannot load: {type(err).__name__}: {_first_line(err)}"
+        return f"CuPy cannot load: {type(err).__name__}: {first_line(err)}"
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # no driver, or no device visible
-        return f"no CUDA GPU is usable: {_first_line(err)}"
+        return f"no CUDA GPU is usable: {first_line(err)}"
     return None if count else "no CUDA GPU is present"
 
 
@@ -53,7 +54,3 @@ class EventClock(Clock):
         self._stop.synchronize()
         return cupy().cuda.get_elapsed_time(self._start, self._stop) / 1e3
 
-
-def _first_line(err: BaseException) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return lines[0] if lines else type(err).__name__

@@ -84,15 +84,7 @@ def repair(path: Path, workload: Workload) -> int:
         _rewrite(path / WORKLOADS, lines)
         damage = damaged_lines(path)  # records checked against the repaired workloads
     if RECORDS in damage:
-        lines = _lines(path / RECORDS)
-        bad = set(damage[RECORDS])
-        if bad:
-            with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
-                for number in sorted(bad):
-                    _warn(path / RECORDS, number, f"moved to {RECORDS}.damaged")
-                    aside.write(lines[number - 1] + "\n")
-        _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
-        moved = len(bad)
+        moved = _set_aside(path, set(damage[RECORDS]), "")
     return moved
 
 
@@ -129,8 +121,9 @@ def _workload_line(workload: Workload) -> str:
         return _lines(Path(scratch) / WORKLOADS)[0]
 
 
-def _warn(file: Path, number: int, action: str) -> None:
-    warnings.warn(f"{file}:{number}: damaged line, {action}", LogDamageWarning, stacklevel=3)
+def _warn(file: Path, number: int, action: str, stacklevel: int = 3) -> None:
+    warnings.warn(f"{file}:{number}: damaged line, {action}", LogDamageWarning,
+                  stacklevel=stacklevel)
 
 
 def unreadable_records(path: Path) -> list[int]:
@@ -163,17 +156,26 @@ def unreadable_records(path: Path) -> list[int]:
     return bad(list(range(1, len(lines) + 1)))
 
 
-def set_aside_unreadable(path: Path) -> int:
-    """Move the record lines MetaSchedule cannot read to ``<file>.damaged``, each with a
-    warning; returns how many. Call it only while holding the log's tuning lock."""
-    bad = set(unreadable_records(path))
+def open_database(path: Path) -> ms.database.JSONDatabase:
+    """MetaSchedule's database of log folder ``path``; if MetaSchedule cannot read a
+    record line of it, that line is moved to ``<file>.damaged`` first (with a warning).
+    Call it after ``repair``, and only while holding the log's tuning lock."""
+    try:
+        return ms.database.JSONDatabase(work_dir=str(path))
+    except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
+        _set_aside(path, set(unreadable_records(path)), "unreadable by MetaSchedule, ")
+        return ms.database.JSONDatabase(work_dir=str(path))
+
+
+def _set_aside(path: Path, bad: set[int], why: str) -> int:
+    """Move record lines ``bad`` (1-based, among the non-blank ones) to ``<file>.damaged``
+    and rewrite the file without them (and without blank lines); returns how many."""
+    lines = _lines(path / RECORDS)
     if bad:
-        lines = _lines(path / RECORDS)
         with open(path / (RECORDS + ".damaged"), "a", encoding="utf-8") as aside:
             for number in sorted(bad):
-                _warn(path / RECORDS, number, f"unreadable by MetaSchedule, moved to "
-                                               f"{RECORDS}.damaged")
+                _warn(path / RECORDS, number, f"{why}moved to {RECORDS}.damaged", stacklevel=4)
                 aside.write(lines[number - 1] + "\n")
-        _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
+    _rewrite(path / RECORDS, [ln for i, ln in enumerate(lines) if i + 1 not in bad])
     return len(bad)
 

@@ -42,15 +42,15 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.atomic import write_json
-from autotune.errors import AutotuneError, LogError
+from autotune.errors import AutotuneError, LogError, first_line
 from autotune.hardware.target import same_target, target_json, target_key
 from autotune.logs.repair import (
     RECORDS,
     WORKLOADS,
     LogDamageWarning,
     damaged_lines,
+    open_database,
     repair,
-    set_aside_unreadable,
 )
 from autotune.workload import Workload
 
@@ -89,10 +89,9 @@ class LogEntry:
         except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
             try:
                 with self.lock().acquire(timeout=0):
-                    set_aside_unreadable(self.path)
+                    return open_database(self.path)
             except filelock.Timeout:
                 return _repaired_copy(self)
-            return ms.database.JSONDatabase(work_dir=str(self.path))
 
     def has_records(self) -> bool:
         """Whether any candidate was measured into this log (by a run of ours or merged in)."""
@@ -178,7 +177,7 @@ class LogStore:
                 found.append(LogEntry(meta_file.parent, Workload.from_json(meta["workload"]),
                                       tvm.target.Target(meta["target"])))
             except (AutotuneError, RuntimeError, ValueError, TypeError, KeyError) as err:
-                warnings.warn(f"log {meta_file.parent} skipped: {_first_line(err)}",
+                warnings.warn(f"log {meta_file.parent} skipped: {first_line(err)}",
                               LogDamageWarning, stacklevel=2)
         return found
 
@@ -203,11 +202,6 @@ def read_meta(meta_file: Path) -> dict:
     return meta
 
 
-def _first_line(err: BaseException) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return lines[0] if lines else type(err).__name__
-
-
 @cache
 def _lock(path: str) -> filelock.FileLock:
     return filelock.FileLock(path)
@@ -219,11 +213,7 @@ def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
         if (entry.path / name).exists():
             shutil.copy(entry.path / name, scratch / name)
     repair(scratch, entry.workload)
-    try:
-        return ms.database.JSONDatabase(work_dir=str(scratch))
-    except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
-        set_aside_unreadable(scratch)
-        return ms.database.JSONDatabase(work_dir=str(scratch))
+    return open_database(scratch)
 
 
 def run_seconds(run_secs) -> float | None:

@@ -10,9 +10,9 @@ import pytest
 from conftest import TINY_CONV
 
 from autotune.benchmark.run import bench
-from autotune.hardware.isa import isa_peak
 from autotune.benchmark.table import load_results
 from autotune.errors import AutotuneError
+from autotune.hardware.isa import isa_peak
 from autotune.logs.events import trials_done
 from autotune.logs.store import LogStore, record_seconds
 from autotune.measure.protocol import Protocol

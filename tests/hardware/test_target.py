@@ -7,8 +7,13 @@ import pytest
 import tvm
 
 from autotune.errors import TargetError
-from autotune.hardware.target import (device_for, resolve_target, same_target, target_json,
-                                      target_key)
+from autotune.hardware.target import (
+    device_for,
+    resolve_target,
+    same_target,
+    target_json,
+    target_key,
+)
 
 
 def test_cpu_is_the_real_host():
