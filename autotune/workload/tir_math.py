@@ -42,3 +42,15 @@ def lane_split(n: int, lanes: int) -> tuple[int, int, int]:
     divisors, so a prime length is otherwise never vectorised)."""
     lanes = min(lanes, n)
     return lanes, n // lanes, n % lanes
+
+
+def chunk_split(n: int, lanes: int, chunks: int) -> tuple[int, int, int, int, int]:
+    """``(lanes, chunks, rows, rest, tail)`` for a reduction of length ``n``: ``chunks``
+    runs of ``rows`` whole rows of ``lanes`` each (split across cores and vectorised with no
+    bounds check, whatever ``n`` is), ``rest`` whole rows left over and a ``tail`` of
+    ``n % lanes``. Fewer chunks (down to one) when ``n`` holds fewer than 8 rows a chunk."""
+    lanes = min(lanes, n)
+    whole = n // lanes
+    chunks = max(1, min(chunks, whole // 8))
+    rows = whole // chunks
+    return lanes, chunks, rows, whole - chunks * rows, n % lanes
