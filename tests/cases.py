@@ -14,6 +14,7 @@ CASES = [
     ("gemm", dict(m=1, n=1, k=1)),
     ("gemm", dict(m=37, n=53, k=29)),
     ("gemm", dict(m=17, n=9, k=33, dtype="float16")),
+    ("gemm", dict(m=37, n=45, k=40)),  # padded grid: 40 x 48
     ("add", dict(n=1)),
     ("add", dict(n=1001)),
     ("add", dict(n=64, dtype="float16")),
