@@ -18,9 +18,10 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
+from tvm.s_tir.schedule import ScheduleError
 
 from autotune.baselines import baselines_for
-from autotune.errors import AutotuneError, LogError
+from autotune.errors import AutotuneError, LogError, WorkloadError, first_line
 from autotune.hardware.target import (
     device_for,
     resolve_target,
@@ -309,9 +310,13 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 f"only {_free_bytes(work_dir) >> 20} MiB left on the disk of {work_dir}: the "
                 "search stopped after its last whole batch (every record so far is kept); free "
                 "some space and run it again to continue")
-    except Exception:
+    except Exception as err:
         if interrupted:  # TVM's FFI hands a Ctrl-C in native code back as a bare error
             raise KeyboardInterrupt from None
+        if isinstance(err, ScheduleError):  # no trial ran: a template no rule can sketch
+            raise WorkloadError(
+                f"MetaSchedule cannot build a design space for "
+                f"{', '.join(e.workload.key for e in entries)}: {_schedule_error(err)}") from None
         raise
     finally:  # every worker ends with the search, however it ends
         restore()
@@ -321,6 +326,14 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         if own:
             workers.close()
     return gained()
+
+
+def _schedule_error(err: ScheduleError) -> str:
+    """The one line of a ScheduleError that says what is wrong (it also prints the IR)."""
+    for line in str(err).splitlines():
+        if line.startswith("Error message:"):
+            return line.removeprefix("Error message:").strip()
+    return first_line(err)
 
 
 def _free_bytes(path: Path) -> int:
