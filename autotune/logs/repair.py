@@ -18,6 +18,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.atomic import write_text
@@ -66,8 +67,9 @@ def damaged_lines(path: Path) -> dict[str, list[int]]:
     return found
 
 
-def repair(path: Path, workload: Workload) -> int:
-    """Fix the database files of log folder ``path`` in place; returns lines set aside.
+def repair(path: Path, workload: Workload, target: tvm.target.Target | None = None) -> int:
+    """Fix the database files of log folder ``path`` (of ``workload`` on ``target``) in
+    place; returns lines set aside.
 
     Call it only while holding the log's tuning lock: another process may be appending.
     """
@@ -77,10 +79,10 @@ def repair(path: Path, workload: Workload) -> int:
         lines = _lines(path / WORKLOADS)
         for number in damage[WORKLOADS]:
             _warn(path / WORKLOADS, number, "rewritten from the workload")
-            lines[number - 1] = _workload_line(workload)
+            lines[number - 1] = _workload_line(workload, target)
         if not lines and _lines(path / RECORDS):
             _warn(path / WORKLOADS, 1, "missing; rewritten from the workload (meta.json)")
-            lines = [_workload_line(workload)]
+            lines = [_workload_line(workload, target)]
         _rewrite(path / WORKLOADS, lines)
         damage = damaged_lines(path)  # records checked against the repaired workloads
     if RECORDS in damage:
@@ -115,9 +117,9 @@ def _rewrite(file: Path, lines: list[str]) -> None:
     write_text(file, "".join(ln + "\n" for ln in lines))
 
 
-def _workload_line(workload: Workload) -> str:
+def _workload_line(workload: Workload, target: tvm.target.Target | None) -> str:
     with tempfile.TemporaryDirectory() as scratch:
-        ms.database.JSONDatabase(work_dir=scratch).commit_workload(workload.module())
+        ms.database.JSONDatabase(work_dir=scratch).commit_workload(workload.module(target))
         return _lines(Path(scratch) / WORKLOADS)[0]
 
 

@@ -22,7 +22,7 @@ class RoutedDatabase(PyDatabase):
 
     def __init__(self, entries: list[LogEntry]) -> None:
         super().__init__()
-        self.routes = [(e.workload.module(), e.database()) for e in entries]
+        self.routes = [(e.workload.module(e.target), e.database()) for e in entries]
 
     def _db(self, mod: IRModule) -> ms.database.JSONDatabase:
         for known, db in self.routes:

@@ -81,7 +81,7 @@ class LogEntry:
         if damaged_lines(self.path):
             try:
                 with self.lock().acquire(timeout=0):
-                    repair(self.path, self.workload)
+                    repair(self.path, self.workload, self.target)
             except filelock.Timeout:
                 return _repaired_copy(self)
         try:
@@ -212,7 +212,7 @@ def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
     for name in (WORKLOADS, RECORDS):
         if (entry.path / name).exists():
             shutil.copy(entry.path / name, scratch / name)
-    repair(scratch, entry.workload)
+    repair(scratch, entry.workload, entry.target)
     return open_database(scratch)
 
 

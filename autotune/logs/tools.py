@@ -90,7 +90,7 @@ def merge(sources: list[str | Path], into: str | Path) -> list[tuple[str, str, i
             with dest.lock():
                 db = dest.database()
                 have = {record_id(r) for r in db.get_all_tuning_records()}
-                workload = db.commit_workload(entry.workload.module())
+                workload = db.commit_workload(entry.workload.module(entry.target))
                 count = 0
                 for record in entry.database().get_all_tuning_records():
                     if str(record.target) != str(entry.target):
@@ -120,7 +120,7 @@ def prune(log_dir: str | Path, keep: int) -> dict[str, int]:
                 continue
             with tempfile.TemporaryDirectory() as scratch:
                 fresh = ms.database.JSONDatabase(work_dir=scratch)
-                workload = fresh.commit_workload(entry.workload.module())
+                workload = fresh.commit_workload(entry.workload.module(entry.target))
                 for record in records[:keep]:
                     commit_copy(fresh, workload, record)
                 old = entry.path / RECORDS

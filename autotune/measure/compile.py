@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 
 def scheduled_module(workload: Workload, record: ms.database.TuningRecord | None) -> tvm.IRModule:
-    """The workload with the record's schedule applied; untouched when ``record`` is None."""
-    mod = workload.module()
+    """The workload with the record's schedule applied (in the form the template writes for
+    the record's target); the generic form, untouched, when ``record`` is None."""
+    mod = workload.module(record.target if record is not None else None)
     if record is None:
         return mod
     sch = tvm.s_tir.Schedule(mod)
@@ -33,7 +34,7 @@ def scheduled_module(workload: Workload, record: ms.database.TuningRecord | None
 def default_module(workload: Workload, target: tvm.target.Target) -> tvm.IRModule:
     """TVM's kernel without tuning: the template as written on CPUs; on GPUs, which cannot
     run an unscheduled loop nest, the template under dlight's default GPU schedules."""
-    mod = workload.module()
+    mod = workload.module(target)
     if target.kind.name == "llvm":
         return mod
     from tvm.s_tir import dlight as dl  # pylint: disable=import-outside-toplevel

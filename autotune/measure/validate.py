@@ -37,7 +37,7 @@ def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
     never re-tried and never reported as best.
     """
     db = entry.database()
-    mod = entry.workload.module()
+    mod = entry.workload.module(entry.target)
     if not db.has_workload(mod):
         return None
     wanted = str(entry.target)

@@ -77,7 +77,7 @@ def _samples(logs: list[LogEntry], target, per_log: int, total: int, rng: random
             continue
         sample = rng.sample(records, min(len(records), per_log, total - fed))
         try:
-            context = TuneContext(mod=entry.workload.module(), target=target,
+            context = TuneContext(mod=entry.workload.module(entry.target), target=target,
                                   task_name=entry.workload.key)
             candidates = [r.as_measure_candidate() for r in sample]
         except Exception as err:  # noqa: BLE001 - a log this TVM cannot replay is only skipped

@@ -370,7 +370,7 @@ def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, cost_model, seed
     rands = fork_seed(search.seed, n=len(entries))
     return [
         ms.TuneContext(
-            mod=e.workload.module(), target=tgt, space_generator="post-order-apply",
+            mod=e.workload.module(tgt), target=tgt, space_generator="post-order-apply",
             search_strategy=_strategy(search, cost_model, traces, trials_left),
             task_name=name, rand_state=rand, num_threads="physical", logger=logger,
         ).clone()

@@ -127,6 +127,11 @@ class KernelTemplate(ABC):
     def prim_func(self, p: dict[str, Any]):
         """A fresh schedulable TVMScript PrimFunc for these parameters."""
 
+    def prim_func_for(self, p: dict[str, Any], target_kind: str):
+        """The PrimFunc for a target kind (``"llvm"``, ``"cuda"``): ``prim_func`` unless a
+        template writes one kind its own way. A log holds one target, so one form."""
+        return self.prim_func(p)
+
     @abstractmethod
     def input_specs(self, p: dict[str, Any]) -> list[TensorSpec]:
         """Shapes and dtypes of the inputs, in argument order."""

@@ -89,13 +89,16 @@ class Workload:
         """The key as a C identifier: the function name inside an exported library."""
         return re.sub(r"[^0-9A-Za-z_]", "_", self.key)
 
-    def prim_func(self):
-        """A fresh TVMScript PrimFunc (scheduling may mutate the one it is given)."""
-        return self.template.prim_func(self.params)
+    def prim_func(self, target: tvm.target.Target | None = None):
+        """A fresh TVMScript PrimFunc (scheduling may mutate the one it is given), as the
+        template writes it for ``target``'s kind (its generic one when None)."""
+        if target is None:
+            return self.template.prim_func(self.params)
+        return self.template.prim_func_for(self.params, target.kind.name)
 
-    def module(self) -> tvm.IRModule:
+    def module(self, target: tvm.target.Target | None = None) -> tvm.IRModule:
         """A fresh IRModule holding the PrimFunc as ``main``: the MetaSchedule workload."""
-        return tvm.IRModule({"main": self.prim_func()})
+        return tvm.IRModule({"main": self.prim_func(target)})
 
     @property
     def input_specs(self) -> list[TensorSpec]:
