@@ -28,7 +28,7 @@ from autotune.measure.compile import (
     prepare_module,
     prepare_packed_call,
 )
-from autotune.measure.protocol import Prepared, Protocol, Timing, input_sets, measure_together
+from autotune.measure.protocol import Prepared, Protocol, Timing, input_sets, measure
 from autotune.measure.validate import best_variant
 from autotune.workload import Workload
 
@@ -41,14 +41,10 @@ def compare_workload(
     protocol: Protocol,
 ) -> list[dict]:
     """Rows for the tuned kernel (best validated record of the workload or of one of its
-    layout variants, named in the ``variant`` column), TVM's untuned one and baselines.
-
-    Everything that checked out is timed together (``measure_together``), so the ratios
-    between rows are those of one stretch of time on a shared machine."""
+    layout variants, named in the ``variant`` column), TVM's untuned one and baselines."""
     dev = device_for(tgt)
     sets = input_sets(wl, protocol.sets_for(wl))
-    rows: list[dict] = []
-    timed: list[tuple[dict, str, Prepared]] = []  # (row, what the timing fills, prepared)
+    rows = []
     chosen = best_variant(store, wl, tgt)
     tvm_impls = [("tvm-tuned", chosen[1].module if chosen else None),
                  ("tvm-untuned", default_module(wl, tgt))]
@@ -57,20 +53,21 @@ def compare_workload(
             rows.append(_row(wl, name, None, False, "no validated record"))
             continue
         rt_mod = compile_module(mod, tgt)
-        call = prepare_call(rt_mod, wl, sets, tgt)
-        error = check_numerics(rt_mod, wl, tgt) or _check(wl, call, sets)
-        row = _row(wl, name, None, error is None, error, validated=name == "tvm-tuned")
+        error = check_numerics(rt_mod, wl, tgt)
+        row = _timed_row(wl, name, prepare_call(rt_mod, wl, sets, tgt), sets, protocol, error,
+                         validated=name == "tvm-tuned")
         row["timed"] = CALL_PATH if tgt.kind.name == "llvm" else GPU_CALL_PATH
-        rows.append(row)
+        if row["correct"]:
+            kernel = measure(prepare_module(rt_mod, wl, sets, dev), protocol)
+            row["kernel_us"] = kernel.median * 1e6
+            row["call_overhead_us"] = row["median_us"] - row["kernel_us"]
         if name == "tvm-tuned":
             row["variant"] = chosen[0].key
-        if error:
-            continue
-        timed += [(row, "median", call), (row, "kernel", prepare_module(rt_mod, wl, sets, dev))]
-        if name == "tvm-tuned":
-            packed = prepare_packed_call(mod, chosen[0], sets, tgt)
-            if packed is not None and _check(wl, packed, sets) is None:
-                timed.append((row, "prepacked", packed))  # the same kernel, weights packed once
+            packed = prepare_packed_call(mod, chosen[0], sets, tgt) if row["correct"] else None
+            if packed is not None:  # the same kernel with its weights packed once
+                checked = _timed_row(wl, name, packed, sets, protocol, None)
+                row["prepacked_us"] = checked["median_us"] if checked["correct"] else math.nan
+        rows.append(row)
     for baseline in competing:
         if not baseline.supports(wl):
             continue
@@ -79,37 +76,22 @@ def compare_workload(
         except Exception as err:  # a library that cannot run this shape: say so, go on
             rows.append(_row(wl, baseline.name, None, False, f"{type(err).__name__}: {err}"))
             continue
-        error = _check(wl, prepared, sets)
-        row = _row(wl, baseline.name, None, error is None, error)
+        row = _timed_row(wl, baseline.name, prepared, sets, protocol, None)
         row["weights"] = "constant" if baseline.constant_weights(wl) else "per call"
         rows.append(row)
-        if error is None:
-            timed.append((row, "median", prepared))
-    for (row, field, _), timing in zip(timed, measure_together([p for *_, p in timed],
-                                                               protocol)):
-        if field == "median":
-            row.update(_timing_columns(timing))
-        else:
-            row[f"{field}_us"] = timing.median * 1e6
-    for row in rows:
-        row["call_overhead_us"] = row["median_us"] - row["kernel_us"]
     return rows
 
 
-def _check(wl: Workload, prepared: Prepared, sets) -> str | None:
-    """The outputs of the first and last input sets against the reference (None: right)."""
+def _timed_row(wl, name, prepared: Prepared, sets, protocol, error, validated=False) -> dict:
+    """Check the outputs of the first and last input sets, then time; a wrong one is not timed."""
     for i in sorted({0, len(sets) - 1}):
+        if error:
+            break
         prepared.calls[i]()
         error = wl.check(prepared.output(i), sets[i])
-        if error:
-            return error
-    return None
-
-
-def _timing_columns(timing: Timing) -> dict:
-    return {"median_us": timing.median * 1e6, "min_us": timing.min * 1e6,
-            "max_us": timing.max * 1e6, "spread": timing.spread, "samples": timing.samples,
-            "calls_per_sample": timing.number, "input_sets": timing.sets}
+    if error:
+        return _row(wl, name, None, False, error)
+    return _row(wl, name, measure(prepared, protocol), True, None, validated)
 
 
 def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: str | None,

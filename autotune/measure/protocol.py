@@ -5,8 +5,6 @@ find its inputs in cache from the previous call; a model's weights are the same 
 every set, as they are in deployment); each sample runs enough calls, cycling
 through the sets, to last ``min_sample_s``; after a warm-up, ``repeat`` samples give the
 median, min and max seconds per call. The Python loop adds well under a microsecond a call.
-Implementations compared with each other are timed together (``measure_together``), their
-samples interleaved round by round.
 """
 
 from __future__ import annotations
@@ -112,51 +110,30 @@ def input_sets(workload: Workload, count: int) -> list[list[np.ndarray]]:
 
 def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
     """Time ``prepared`` with ``protocol``: seconds per call, rotating through its sets."""
-    return measure_together([prepared], protocol)[0]
-
-
-def measure_together(prepared: Sequence[Prepared],
-                     protocol: Protocol | None = None) -> list[Timing]:
-    """Time several implementations of one workload, their samples interleaved: sample
-    ``r`` of each is taken in round ``r`` (in turn, the order rotating each round), so a
-    shared machine that slows down for a while slows every implementation alike and their
-    ratios stay fair."""
     protocol = protocol or Protocol()
-    numbers = [_calibrate(p, protocol) for p in prepared]
-    samples: list[list[float]] = [[] for _ in prepared]
-    for r in range(protocol.repeat):
-        for k in range(len(prepared)):
-            i = (k + r) % len(prepared)
-            samples[i].append(_run(prepared[i], numbers[i]) / numbers[i])
-    return [Timing.from_samples(s, n, len(p.calls))
-            for s, n, p in zip(samples, numbers, prepared)]
-
-
-def _run(prepared: Prepared, number: int) -> float:
-    """Seconds for ``number`` calls, rotating through the sets."""
     calls, clock = prepared.calls, prepared.clock
-    clock.start()
-    for i in range(number):
-        calls[i % len(calls)]()
-    return clock.stop()
+    sets = len(calls)
 
+    def run(number: int) -> float:
+        clock.start()
+        for i in range(number):
+            calls[i % sets]()
+        return clock.stop()
 
-def _calibrate(prepared: Prepared, protocol: Protocol) -> int:
-    """Calls per sample, after a warm-up: enough to last ``min_sample_s``, every set
-    equally often."""
-    sets = len(prepared.calls)
     number = sets
-    elapsed = _run(prepared, number)  # the first calls (cold caches, lazy set-up) calibrate nothing
+    elapsed = run(number)  # the first calls (cold caches, a library's lazy set-up) calibrate nothing
     warm_until = time.perf_counter() + protocol.warmup_s
     while True:
         if elapsed < protocol.min_sample_s:
             number *= 2
-        elapsed = _run(prepared, number)
+        elapsed = run(number)
         if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 2:
             break
     per_call = elapsed / number
     number = max(number, math.ceil(protocol.min_sample_s / per_call))
-    return math.ceil(number / sets) * sets
+    number = math.ceil(number / sets) * sets  # every set equally often
+    samples = [run(number) / number for _ in range(protocol.repeat)]
+    return Timing.from_samples(samples, number, sets)
 
 
 @cache

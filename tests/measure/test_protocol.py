@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autotune.measure.protocol import (
-    Clock,
-    Prepared,
-    Protocol,
-    Timing,
-    measure,
-    measure_together,
-)
+from autotune.measure.protocol import Clock, Prepared, Protocol, Timing, measure
 from autotune.workload import Workload
 
 
@@ -61,47 +54,6 @@ def test_measure_reports_the_median_not_the_mean():
     protocol = Protocol(repeat=5, min_sample_s=0.0, warmup_s=0.0, max_sets=1)
     t = measure(Prepared(calls, lambda i: None, clock), protocol)
     assert t.max == pytest.approx(5e-6) and t.median == pytest.approx(1e-6)
-
-
-class Slowdown(Clock):
-    """A machine that runs at half speed for a stretch of wall time (here: samples 20 to
-    40 of the whole run, whatever is timed then); every call "takes" ``per_call``."""
-
-    taken = 0
-
-    def __init__(self, per_call: float) -> None:
-        self.per_call, self.calls = per_call, 0
-
-    def start(self) -> None:
-        self._before = self.calls
-
-    def stop(self) -> float:
-        Slowdown.taken += 1
-        slow = 2.0 if 20 <= Slowdown.taken < 40 else 1.0
-        return (self.calls - self._before) * self.per_call * slow
-
-
-def test_implementations_timed_together_share_a_slow_stretch():
-    """One after the other, A would get all of the slow stretch and B none of it; with the
-    samples interleaved both get half of it, and their ratio stays 2."""
-    clocks = [Slowdown(1e-6), Slowdown(2e-6)]
-    order = []
-
-    def call(k):
-        order.append(k)
-        clocks[k].calls += 1
-
-    prepared = [Prepared([lambda k=k: call(k)], lambda i: None, clocks[k]) for k in (0, 1)]
-    protocol = Protocol(repeat=40, min_sample_s=0.0, warmup_s=0.0, max_sets=1)
-    Slowdown.taken = 0
-    a, b = measure_together(prepared, protocol)
-    assert b.median / a.median == pytest.approx(2.0)
-    assert a.samples == b.samples == 40
-    sampled = order[-80:]  # one call a sample: the interleaved rounds, order rotating
-    assert sampled[:4] == [0, 1, 1, 0]
-    Slowdown.taken = 0
-    alone = [measure(p, protocol) for p in prepared]
-    assert alone[1].median / alone[0].median != pytest.approx(2.0)  # what interleaving fixes
 
 
 def test_input_rotation_covers_the_cache():
