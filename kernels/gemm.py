@@ -114,9 +114,12 @@ def padded_grid(m: int, n: int, k: int) -> tuple[int, int]:
     if m < MIN_PADDED_ROWS or k < MIN_PADDED_DEPTH:
         return m, n
     rows = m if any(m % d == 0 for d in range(2, 9)) else next(
-        (-(-m // b) * b for b in (8, 4, 2) if -(-m // b) * b - m <= m / 8), m)
-    block = 16 if n >= 64 else 8
-    return rows, n if n % 8 == 0 else -(-n // block) * block
+        (_round_up(m, b) for b in (8, 4, 2) if _round_up(m, b) - m <= m / 8), m)
+    return rows, n if n % 8 == 0 else _round_up(n, 16 if n >= 64 else 8)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
 
 
 TEMPLATE = Gemm()

@@ -67,7 +67,7 @@ def damaged_lines(path: Path) -> dict[str, list[int]]:
     return found
 
 
-def repair(path: Path, workload: Workload, target: tvm.target.Target | None = None) -> int:
+def repair(path: Path, workload: Workload, target: tvm.target.Target) -> int:
     """Fix the database files of log folder ``path`` (of ``workload`` on ``target``) in
     place; returns lines set aside.
 
@@ -117,7 +117,7 @@ def _rewrite(file: Path, lines: list[str]) -> None:
     write_text(file, "".join(ln + "\n" for ln in lines))
 
 
-def _workload_line(workload: Workload, target: tvm.target.Target | None) -> str:
+def _workload_line(workload: Workload, target: tvm.target.Target) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         ms.database.JSONDatabase(work_dir=scratch).commit_workload(workload.module(target))
         return _lines(Path(scratch) / WORKLOADS)[0]

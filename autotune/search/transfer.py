@@ -148,7 +148,8 @@ def _fastest(entry: LogEntry, limit: int) -> list[Trace]:
     """The traces of ``entry``'s ``limit`` fastest records not found wrong, fastest first."""
     db = entry.database()
     wrong = {rid for rid, verdict in entry.verdicts().items() if not verdict.get("ok", True)}
-    records = db.get_top_k(db.commit_workload(entry.workload.module(entry.target)), limit + len(wrong))
+    workload = db.commit_workload(entry.workload.module(entry.target))
+    records = db.get_top_k(workload, limit + len(wrong))
     return [r.trace for r in records
             if same_target(r.target, entry.target) and record_id(r) not in wrong][:limit]
 
