@@ -385,6 +385,7 @@ def model_tune(model_file, target, budget, search, quiet) -> None:
 @MODEL_FALLBACK
 def model_build(model_file, target, log_dir, out, fallback) -> None:
     """Build MODEL with the logs applied, check it against ONNX Runtime, write a package."""
+    from autotune.model import onnxruntime_ref
     from autotune.model.build import build_model
 
     path = build_model(model_file, target, log_dir, out, fallback=fallback)
@@ -395,7 +396,7 @@ def model_build(model_file, target, log_dir, out, fallback) -> None:
         click.echo(f"left to TVM: {call}")
     check = manifest["onnxruntime_check"]
     if check["checked"]:
-        click.echo(f"matches ONNX Runtime (max abs error {check['max_abs_error']:.2g})")
+        click.echo(f"matches ONNX Runtime ({onnxruntime_ref.describe(check)})")
     else:
         click.echo(f"not checked against ONNX Runtime: {check['reason']}")
     click.echo(f"wrote {path}/{manifest['library']} and manifest.json")
@@ -413,7 +414,7 @@ def model_compare(model_file, target, log_dir, fallback, out) -> None:
 
     table = compare_model(model_file, target, log_dir, fallback=fallback)
     cols = ["implementation", "median_us", "min_us", "max_us", "speedup_vs_onnxruntime",
-            "speedup_vs_untuned", "max_abs_error"]
+            "speedup_vs_untuned", "rel_error"]
     click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     click.echo(f"tuned kernels {table['tuned_kernels'][0]}, {table['threads'][0]} threads, "
                f"{table['host'][0]}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -32,8 +33,12 @@ def compare_model(
     *,
     fallback: str = "error",
     protocol: Protocol | None = None,
+    others: Mapping[str, relax.VMExecutable] | None = None,
 ) -> pd.DataFrame:
-    """One row per implementation: latency stats, speedups, error against ONNX Runtime."""
+    """One row per implementation: latency stats, speedups, error against ONNX Runtime.
+
+    ``others`` are more builds of the same model to time beside them, by name (for
+    example TVM's own Relax tuning, ``autotune.model.relax_tuning``)."""
     model = model if isinstance(model, OnnxModel) else load_onnx(model)
     reason = onnxruntime_ref.unavailable()
     if reason:
@@ -52,9 +57,9 @@ def compare_model(
     tuned, entries, _ = compile_model(model, tgt, log_dir, fallback)
     untuned, _, _ = compile_model(model, tgt, None)
     rows = []
+    builds = {"tvm-tuned": tuned, "tvm-untuned": untuned, **(others or {})}
     for name, prepared in (
-        ("tvm-tuned", _prepare_tvm(tuned, sets, device_for(tgt))),
-        ("tvm-untuned", _prepare_tvm(untuned, sets, device_for(tgt))),
+        *((name, _prepare_tvm(ex, sets, device_for(tgt))) for name, ex in builds.items()),
         ("onnxruntime", _prepare_ort(session, model, sets)),
     ):
         prepared.calls[0]()
@@ -64,7 +69,7 @@ def compare_model(
             "model": model.name, "implementation": name,
             "median_us": timing.median * 1e6, "min_us": timing.min * 1e6,
             "max_us": timing.max * 1e6, "spread": timing.spread,
-            "max_abs_error": onnxruntime_ref.max_error(got, want),
+            **onnxruntime_ref.error_summary(got, want),
             "matches_onnxruntime": onnxruntime_ref.mismatch(got, want) is None,
         })
     table = pd.DataFrame(rows)

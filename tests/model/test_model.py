@@ -95,6 +95,20 @@ def test_onnxruntime_mismatch_names_the_output():
     assert "has shape (3,)" in onnxruntime_ref.mismatch([np.ones(3)], want)
 
 
+def test_onnxruntime_check_is_relative_to_the_outputs_magnitude():
+    tiny = [np.full((2, 3), 3e-9, np.float32)]
+    assert onnxruntime_ref.mismatch([tiny[0] * 1.0001], tiny) is None
+    assert "max |ref| 3e-09" in onnxruntime_ref.mismatch([tiny[0] * 2], tiny)
+    summary = onnxruntime_ref.error_summary([tiny[0] * 2], tiny)
+    assert summary["max_abs_ref"] == pytest.approx(3e-9)
+    assert summary["rel_error"] == pytest.approx(1.0, rel=1e-3)
+    assert "relative 1" in onnxruntime_ref.describe(summary)
+    zeros = [np.zeros(4, np.float32)]
+    assert onnxruntime_ref.mismatch(zeros, zeros) is None
+    assert onnxruntime_ref.mismatch([zeros[0] + 1e-20], zeros) is not None
+    assert onnxruntime_ref.mismatch([np.full(4, np.nan, np.float32)], zeros) is not None
+
+
 MODEL_USER = textwrap.dedent("""
     import sys, numpy as np
     from autotune.model.package import load_model_package
@@ -154,3 +168,17 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
     for impl in ("tvm-tuned", "tvm-untuned"):
         assert rows.loc[impl, "speedup_vs_onnxruntime"] == pytest.approx(
             rows.loc["onnxruntime", "median_us"] / rows.loc[impl, "median_us"])
+
+
+def test_other_builds_are_timed_beside_the_tuned_one(tiny, tmp_path):
+    from autotune.model.relax_tuning import relax_tuned_build
+
+    # TVM's own pipeline with no trials: its fused functions, the database applied as it is.
+    relax_build = relax_tuned_build(tiny, "cpu", 0, tmp_path / "relax")
+    table = compare_model(tiny, "cpu", tmp_path / "logs", fallback="default",
+                          others={"tvm-relax-tuned": relax_build})
+    assert list(table["implementation"]) == \
+        ["tvm-tuned", "tvm-untuned", "tvm-relax-tuned", "onnxruntime"]
+    assert table["matches_onnxruntime"].all()
+    assert (table["rel_error"] < 1e-3).all() and (table["max_abs_ref"] > 0).all()
+    assert table["tuned_kernels"][0] == "0/5"
