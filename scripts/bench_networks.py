@@ -1,0 +1,118 @@
+"""Real networks end to end, measured like a user: tune, build, check, time.
+
+Each network is a torchvision model definition with random weights whose BatchNorm
+statistics come from a batch of random images (so activations keep a realistic magnitude
+instead of vanishing), exported by PyTorch's own ONNX exporter (opset 17, batch 1,
+224x224). Then, in one run on an otherwise idle machine:
+
+1. ``autotune.model.tune_model`` under the stated budget, into ``--log-dir``;
+2. ``autotune.model.build_model`` from those logs (checked against ONNX Runtime);
+3. TVM's own Relax MetaSchedule pipeline at the trial count autotune ran (or
+   ``--relax-trials``; 0 skips it), into its own work dir;
+4. ``autotune.model.compare_model``: the tuned build, TVM's untuned build, the Relax-tuned
+   build and ONNX Runtime, timed by one protocol on the target's threads.
+
+    python scripts/bench_networks.py --networks mobilenet_v2 --time-budget 30m
+
+Writes ``<out>/<target key>/models/networks.csv`` (appending), each network's tuning
+output, and prints the table. Needs ``torchvision==0.28.0`` (not a dependency of the
+project: CI builds its small models with ``onnx.helper``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import types
+from pathlib import Path
+
+from autotune.hardware.target import resolve_target, target_key
+from autotune.model import build_model, compare_model, load_onnx, tune_model
+from autotune.model.relax_tuning import relax_tuned_build
+from autotune.search.options import SearchOptions
+
+
+def export_network(name: str, path: Path, seed: int = 0) -> Path:
+    """torchvision's ``name`` with random weights and calibrated BatchNorm, as ONNX."""
+    import torch  # pylint: disable=import-outside-toplevel
+
+    # torchvision's compiled ops are built for another torch; the model definitions need
+    # none of them, but importing their meta registrations fails.
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    import torchvision  # pylint: disable=import-outside-toplevel
+
+    torch.manual_seed(seed)
+    net = getattr(torchvision.models, name)(weights=None)
+    for module in net.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = None  # running statistics = the mean over the calibration
+    net.train()
+    with torch.no_grad():
+        net(torch.randn(8, 3, 224, 224))
+    net.eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(net, torch.randn(1, 3, 224, 224), str(path), opset_version=17,
+                      dynamo=False, input_names=["x"], output_names=["y"])
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default="mobilenet_v2",
+                        help="comma-separated torchvision model names")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="autotune's trials per network (default: unlimited under "
+                             "--time-budget, else 64 a kernel)")
+    parser.add_argument("--time-budget", default=None, help="autotune's time budget, e.g. 30m")
+    parser.add_argument("--relax-trials", type=int, default=None,
+                        help="trials for TVM's Relax pipeline (default: as many as autotune "
+                             "ran; 0 skips it)")
+    parser.add_argument("--variants", action="store_true", help="also tune layout variants")
+    parser.add_argument("--log-dir", default="results/logs")
+    parser.add_argument("--work", default="build/networks", help="models and Relax databases")
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args()
+
+    target = resolve_target("cpu")
+    out = Path(args.out) / target_key(target) / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work)
+    command = "python " + " ".join(sys.argv)
+    for name in args.networks.split(","):
+        model = load_onnx(export_network(name, work / f"{name}.onnx"))
+        started = time.monotonic()
+        tuning = tune_model(model, target, args.trials, args.log_dir,
+                            time_budget=args.time_budget,
+                            search=SearchOptions(variants=args.variants))
+        tune_s = time.monotonic() - started
+        build_model(model, target, args.log_dir, work / f"{name}-pkg")
+        trials = sum(r.trials_run for r in tuning.results)
+        relax_trials = trials if args.relax_trials is None else args.relax_trials
+        others, relax_s = {}, float("nan")
+        if relax_trials:
+            started = time.monotonic()
+            others["tvm-relax-tuned"] = relax_tuned_build(
+                model, target, relax_trials, work / f"{name}-relax")
+            relax_s = time.monotonic() - started
+        table = compare_model(model, target, args.log_dir, others=others)
+        table["network"] = name
+        table["kernels"] = len(tuning.workloads)
+        table["trials"] = trials
+        table["tune_s"] = round(tune_s)
+        table["relax_trials"] = relax_trials
+        table["relax_tune_s"] = round(relax_s) if relax_s == relax_s else None
+        table["command"] = command
+        path = out / "networks.csv"
+        table.to_csv(path, mode="a", header=not path.exists(), index=False)
+        cols = ["implementation", "median_us", "spread", "speedup_vs_onnxruntime", "rel_error",
+                "matches_onnxruntime"]
+        print(f"{name}: {len(tuning.workloads)} kernels, {trials} trials in "
+              f"{tune_s / 60:.1f} min (Relax: {relax_trials} trials in {relax_s / 60:.1f} min)")
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"appended to {out / 'networks.csv'}")
+
+
+if __name__ == "__main__":
+    main()
