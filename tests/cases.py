@@ -9,6 +9,8 @@ CASES = [
     ("conv2d", dict(c=6, h=5, w=11, k=9, kh=1, kw=5, groups=3, stride=3, dilation=2,
                     padding=(0, 2))),  # grouped, stride 3, dilation 2
     ("conv2d", dict(c=7, h=5, w=3, k=3, kh=1, kw=1)),  # 1x1, odd channels
+    ("conv2d", dict(n=2, c=33, h=5, w=7, k=37, kh=1, kw=1)),  # 1x1, batch 2, prime channel counts
+    ("conv2d", dict(c=12, h=3, w=5, k=8, kh=1, kw=1, groups=4)),  # grouped 1x1
     ("conv2d", dict(c=3, h=4, w=4, k=5, kh=4, kw=4)),  # kernel as large as the input
     ("conv2d", dict(c=2, h=2, w=3, k=2, kh=3, kw=3, padding=1, dtype="float16")),
     ("gemm", dict(m=1, n=1, k=1)),
