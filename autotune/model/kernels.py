@@ -23,9 +23,11 @@ MAPPED_OPS = ("relax.nn.conv2d", "relax.matmul")
 
 @dataclass
 class Mapping:
-    """The model's mapped calls: workloads in graph order, and the calls left to TVM."""
+    """The model's mapped calls: workloads in graph order, how many calls each computes,
+    and the calls left to TVM."""
 
     workloads: list[Workload] = field(default_factory=list)
+    counts: dict[Workload, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # "<op>: <reason>"
 
 
@@ -88,14 +90,16 @@ def _legalize_map(on_call: Callable[[relax.BlockBuilder, relax.Call], relax.Expr
 
 
 def map_workloads(mod: tvm.IRModule) -> Mapping:
-    """The workloads of every conv2d and matmul in ``mod``, each once, in graph order."""
+    """The workloads of every conv2d and matmul in ``mod``, each once, in graph order, with
+    the number of calls each computes."""
     found = Mapping()
 
     def record(_bb, call):
         wl = workload_of(call)
         if isinstance(wl, Workload):
-            if wl not in found.workloads:
+            if wl not in found.counts:
                 found.workloads.append(wl)
+            found.counts[wl] = found.counts.get(wl, 0) + 1
         else:
             found.skipped.append(f"{call.op.name}: {wl}")
 

@@ -67,6 +67,7 @@ def tune_model_budget(
         )
     if budget.trials is None and budget.time_budget is None:
         budget = replace(budget, trials=64 * len(mapping.workloads))
+    # A kernel the network calls three times is three times its share of the network's time.
     results = tune_budget(mapping.workloads, target, budget, progress=progress, search=search,
-                          workers=workers)
+                          workers=workers, weights=mapping.counts)
     return ModelTuning(mapping.workloads, mapping.skipped, results)

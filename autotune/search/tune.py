@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -118,6 +118,7 @@ def tune_many(
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
     workers: Workers | None = None,
+    weights: Mapping[Workload, float] | None = None,
 ) -> list[TuneResult]:
     """Tune several workloads under one budget shared by MetaSchedule's task scheduler.
 
@@ -125,10 +126,11 @@ def tune_many(
     task scheduler gives the trials to the tasks it expects to gain most from. Each
     workload's records go to its own log, exactly as ``tune`` writes them. With
     ``variants``, every layout variant is a task of its own, and each workload's result
-    is that of its fastest validated variant. ``search`` is ``tune``'s.
+    is that of its fastest validated variant. ``search`` is ``tune``'s. ``weights`` scale
+    each workload's expected gain (e.g. by how often a model calls it; default 1).
     """
     return tune_budget(workloads, target, Budget(trials, time_budget, log_dir),
-                       progress=progress, search=search, workers=workers)
+                       progress=progress, search=search, workers=workers, weights=weights)
 
 
 def tune_budget(
@@ -139,9 +141,12 @@ def tune_budget(
     progress: bool = True,
     search: SearchOptions = SearchOptions(),
     workers: Workers | None = None,
+    weights: Mapping[Workload, float] | None = None,
 ) -> list[TuneResult]:
     """``tune_many`` with its budget and logs as one value. ``workers``: the build and
-    measure processes to use and keep (``search.workers``); None: started and stopped here."""
+    measure processes to use and keep (``search.workers``); None: started and stopped here.
+    ``weights``: how much each workload's latency counts when the budget is shared (a
+    model's kernel by its number of calls; 1 for any not given); its variants share it."""
     budget.require_limit()
     trials = UNLIMITED if budget.trials is None else budget.trials
     workloads = list(dict.fromkeys(workloads))
@@ -163,8 +168,10 @@ def tune_budget(
                 stack.enter_context(_tuning_lock(entry, progress))
             cost_model = _cost_model(search, store, tgt, progress)
             seeds = _seeds(store, tgt, entries, search, progress) if search.transfer else None
+            task_weights = [float((weights or {}).get(wl, 1.0))
+                            for wl, group in zip(workloads, groups) for _ in group]
             ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
-                          progress, workers)
+                          progress, workers, task_weights)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
     if not search.variants:
@@ -253,9 +260,10 @@ def _seeds(store: LogStore, tgt, entries, search: SearchOptions, progress: bool)
 
 
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
-            progress: bool, workers: Workers | None) -> list[int]:
+            progress: bool, workers: Workers | None, task_weights: list[float]) -> list[int]:
     """One MetaSchedule task per log, one budget, each task's records into its own log,
-    built and measured by ``workers`` (None: workers of its own, stopped at the end).
+    built and measured by ``workers`` (None: workers of its own, stopped at the end); the
+    scheduler weighs each task's expected gain by ``task_weights``.
 
     Returns the trials measured into each log.
     """
@@ -287,7 +295,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         with _quiet_metaschedule_logger():
             ms.tune_tasks(
                 tasks=_tasks(entries, tgt, work_dir, search, cost_model, seeds, trials_left),
-                task_weights=[1.0] * len(entries),
+                task_weights=task_weights,
                 work_dir=str(work_dir),
                 max_trials_global=trials,
                 # Small enough batches that one task cannot take the whole budget at once.

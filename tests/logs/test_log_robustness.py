@@ -310,6 +310,20 @@ def test_one_budget_shared_by_several_workloads(workers, cpu, tmp_path):
     assert [r.trials_run for r in timed] == [8, 8]  # one batch each, then the budget ends both
 
 
+@pytest.mark.tuning
+def test_weights_send_the_shared_budget_to_the_heavier_workload(workers, cpu, tmp_path):
+    from autotune.search.tune import tune_many
+
+    conv = autotune.Workload("conv2d", **TINY_CONV)
+    gemm = autotune.Workload("gemm", m=7, n=9, k=5)
+    for heavy in (conv, gemm):  # whichever would win unweighted, the other one wins too
+        results = tune_many([conv, gemm], cpu, trials=24, log_dir=tmp_path / heavy.kernel,
+                            progress=False, workers=workers, weights={heavy: 1e6},
+                            search=SearchOptions(trials_per_iter=8, seed=0, population=64))
+        assert {r.workload: r.trials_run for r in results} == \
+            {conv.key: 16 if heavy == conv else 8, gemm.key: 16 if heavy == gemm else 8}
+
+
 def test_verdicts_from_another_tvm_version_are_redone(tuned, cpu, tmp_path):
     from autotune.logs.store import VERDICTS
     from autotune.measure.validate import best_validated

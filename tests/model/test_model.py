@@ -182,3 +182,19 @@ def test_other_builds_are_timed_beside_the_tuned_one(tiny, tmp_path):
     assert table["matches_onnxruntime"].all()
     assert (table["rel_error"] < 1e-3).all() and (table["max_abs_ref"] > 0).all()
     assert table["tuned_kernels"][0] == "0/5"
+
+
+def test_a_conv_called_twice_counts_twice(tmp_path):
+    w = numpy_helper.from_array(np.ones((3, 3, 3, 3), np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["h"], kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Conv", ["h", "w"], ["y"], kernel_shape=[3, 3], pads=[1] * 4)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])], [w])
+    import onnx
+
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "twice.onnx"))
+    mapping = map_workloads(load_onnx(tmp_path / "twice.onnx").relax_module())
+    (conv,) = mapping.workloads
+    assert mapping.counts == {conv: 2}
