@@ -259,6 +259,21 @@ def _seeds(store: LogStore, tgt, entries, search: SearchOptions, progress: bool)
     return seeds
 
 
+# Every task gets a first batch before the scheduler chooses by expected gain: with many
+# tasks (a network's 30 kernels) the first round is capped near this many trials, so that a
+# 30-minute budget is not spent on cold first batches alone (31 x 64 trials took longer).
+FIRST_ROUND_TRIALS = 512
+MIN_SHARED_BATCH = 16
+
+
+def batch_size(trials_per_iter: int, trials: int, tasks: int) -> int:
+    """Candidates per batch: ``trials_per_iter``, but small enough that one task cannot take
+    the whole trial budget at once, and that a first round of ``tasks`` batches stays near
+    ``FIRST_ROUND_TRIALS`` (not below ``MIN_SHARED_BATCH`` a task)."""
+    shared = max(MIN_SHARED_BATCH, FIRST_ROUND_TRIALS // tasks)
+    return max(1, min(trials_per_iter, trials // tasks, shared))
+
+
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
             progress: bool, workers: Workers | None, task_weights: list[float]) -> list[int]:
     """One MetaSchedule task per log, one budget, each task's records into its own log,
@@ -298,8 +313,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 task_weights=task_weights,
                 work_dir=str(work_dir),
                 max_trials_global=trials,
-                # Small enough batches that one task cannot take the whole budget at once.
-                num_trials_per_iter=max(1, min(search.trials_per_iter, trials // len(entries))),
+                num_trials_per_iter=batch_size(search.trials_per_iter, trials, len(entries)),
                 builder=workers.builder,
                 cost_model=cost_model,
                 runner=workers.runner,
