@@ -285,6 +285,11 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     for entry in entries:
         entry.database()  # set aside damaged lines before MetaSchedule reads the files
     total = trials if trials != UNLIMITED else None
+    batch = batch_size(search.trials_per_iter, trials, len(entries))
+    if progress and len(entries) > 1:  # the bar moves only once the first round is joined
+        print(f"first round: a batch of {batch} for each of the {len(entries)} tasks "
+              f"({batch * len(entries)} trials), then the budget goes where it gains most",
+              file=sys.stderr)
     bar = _progress_bar(entries, total, progress)
     work_dir = entries[0].path
     if len(entries) > 1:
@@ -313,7 +318,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 task_weights=task_weights,
                 work_dir=str(work_dir),
                 max_trials_global=trials,
-                num_trials_per_iter=batch_size(search.trials_per_iter, trials, len(entries)),
+                num_trials_per_iter=batch,
                 builder=workers.builder,
                 cost_model=cost_model,
                 runner=workers.runner,
