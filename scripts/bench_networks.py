@@ -10,12 +10,14 @@ instead of vanishing), exported by PyTorch's own ONNX exporter (opset 17, batch 
 3. TVM's own Relax MetaSchedule pipeline at the trial count autotune ran (or
    ``--relax-trials``; 0 skips it), into its own work dir;
 4. ``autotune.model.compare_model``: the tuned build, TVM's untuned build, the Relax-tuned
-   build and ONNX Runtime, timed by one protocol on the target's threads.
+   build and ONNX Runtime, timed by one protocol on the target's threads;
+5. where the time goes: the tuned build's calls (kernels, glue, layout transforms) and
+   ONNX Runtime's nodes, from ``autotune.model.profile``.
 
     python scripts/bench_networks.py --networks mobilenet_v2 --time-budget 30m
 
-Writes ``<out>/<target key>/models/networks.csv`` (appending), each network's tuning
-output, and prints the table. Needs ``torchvision==0.28.0`` (not a dependency of the
+Writes ``<out>/<target key>/models/networks.csv`` (appending) and
+``<network>-profile.csv``, and prints both. Needs ``torchvision==0.28.0`` (not a dependency of the
 project: CI builds its small models with ``onnx.helper``).
 """
 
@@ -27,8 +29,12 @@ import time
 import types
 from pathlib import Path
 
-from autotune.hardware.target import resolve_target, target_key
+import pandas as pd
+
+from autotune.hardware.target import device_for, resolve_target, target_key, target_threads
 from autotune.model import build_model, compare_model, load_onnx, tune_model
+from autotune.model.build import compile_model
+from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
 from autotune.model.relax_tuning import relax_tuned_build
 from autotune.search.options import SearchOptions
 
@@ -111,7 +117,22 @@ def main() -> None:
         print(f"{name}: {len(tuning.workloads)} kernels, {trials} trials in "
               f"{tune_s / 60:.1f} min (Relax: {relax_trials} trials in {relax_s / 60:.1f} min)")
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        profile = where_time_goes(model, target, args.log_dir, work)
+        profile.to_csv(out / f"{name}-profile.csv", index=False)
+        for build, part in profile.groupby("build", sort=False):
+            print(f"{name}, {build}, by category (instrumented, us per call):")
+            print(by_category(part).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"appended to {out / 'networks.csv'}")
+
+
+def where_time_goes(model, target, log_dir, work: Path) -> pd.DataFrame:
+    """The tuned build's profile (kernels, glue, layout transforms) beside ONNX Runtime's."""
+    executable, entries, _ = compile_model(model, target, log_dir)
+    tuned = profile_tvm(executable, model, device_for(target),
+                        [e["symbol"] for e in entries if e["schedule"] == "tuned"])
+    ort = profile_onnxruntime(model, target_threads(target), work)
+    return pd.concat([tuned.assign(build="tvm-tuned"), ort.assign(build="onnxruntime")],
+                     ignore_index=True)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+import tvm  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from autotune.errors import LogError, ModelError, PackageError  # noqa: E402
+from autotune.hardware.target import resolve_target  # noqa: E402
 from autotune.model import (  # noqa: E402
     build_model,
     compare_model,
@@ -159,6 +161,20 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
 
     with pytest.raises(PackageError, match="holds a model"):
         autotune.load_package(out)
+
+    # Where the time goes: every tuned kernel is one call per model call.
+    from autotune.model.build import compile_model
+    from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
+
+    executable, entries, _ = compile_model(tiny, resolve_target("cpu"), logs)
+    profile = profile_tvm(executable, tiny, tvm.cpu(), [e["symbol"] for e in entries], runs=3)
+    kernels = profile[profile["category"] == "kernel"]
+    assert sorted(kernels["part"]) == sorted(e["symbol"] for e in entries)
+    assert (kernels["calls"] == 1).all() and (profile["us"] > 0).all()
+    assert by_category(profile)["share"].sum() == pytest.approx(1.0)
+    ort_profile = profile_onnxruntime(tiny, 1, tmp_path, runs=3)
+    assert ort_profile.set_index("part").loc["Conv", "calls"] == 4
+    assert ort_profile["share"].sum() == pytest.approx(1.0)
 
     table = compare_model(tiny, "cpu", logs)
     assert list(table["implementation"]) == ["tvm-tuned", "tvm-untuned", "onnxruntime"]
