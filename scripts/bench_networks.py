@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--relax-trials", type=int, default=None,
                         help="trials for TVM's Relax pipeline (default: as many as autotune "
                              "ran; 0 skips it)")
+    parser.add_argument("--relax-apply", action="store_true",
+                        help="no Relax tuning: apply the database already in --work as it is "
+                             "(e.g. of a run cut short), its records counted as its trials")
     parser.add_argument("--variants", action="store_true", help="also tune layout variants")
     parser.add_argument("--log-dir", default="results/logs")
     parser.add_argument("--work", default="build/networks", help="models and Relax databases")
@@ -94,13 +97,16 @@ def main() -> None:
                             search=SearchOptions(variants=args.variants))
         tune_s = time.monotonic() - started
         build_model(model, target, args.log_dir, work / f"{name}-pkg")
-        trials = sum(r.trials_run for r in tuning.results)
+        trials = sum(r.records for r in tuning.results)  # all in the logs, this run's or not
         relax_trials = trials if args.relax_trials is None else args.relax_trials
+        relax_dir = work / f"{name}-relax"
         others, relax_s = {}, float("nan")
-        if relax_trials:
+        if args.relax_apply:
+            others["tvm-relax-tuned"] = relax_tuned_build(model, target, 0, relax_dir)
+            relax_trials = relax_records(relax_dir)
+        elif relax_trials:
             started = time.monotonic()
-            others["tvm-relax-tuned"] = relax_tuned_build(
-                model, target, relax_trials, work / f"{name}-relax")
+            others["tvm-relax-tuned"] = relax_tuned_build(model, target, relax_trials, relax_dir)
             relax_s = time.monotonic() - started
         table = compare_model(model, target, args.log_dir, others=others)
         table["network"] = name
@@ -123,6 +129,12 @@ def main() -> None:
             print(f"{name}, {build}, by category (instrumented, us per call):")
             print(by_category(part).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"appended to {out / 'networks.csv'}")
+
+
+def relax_records(work_dir: Path) -> int:
+    """Candidates measured into a MetaSchedule database (one line each)."""
+    path = work_dir / "database_tuning_record.json"
+    return sum(1 for line in path.open() if line.strip()) if path.exists() else 0
 
 
 def where_time_goes(model, target, log_dir, work: Path) -> pd.DataFrame:
