@@ -16,13 +16,17 @@ def unavailable() -> str | None:
     return None
 
 
-def session(model: OnnxModel, threads: int):
-    """A CPU inference session using ``threads`` threads, as TVM does."""
+def session(model: OnnxModel, threads: int, profile_prefix: str | None = None):
+    """A CPU inference session using ``threads`` threads, as TVM does; with
+    ``profile_prefix``, ONNX Runtime's profiler writes there (``end_profiling``)."""
     import onnxruntime as ort  # pylint: disable=import-outside-toplevel
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return ort.InferenceSession(model.proto.SerializeToString(), options,
                                 providers=["CPUExecutionProvider"])
 

@@ -19,6 +19,7 @@ import pandas as pd
 import tvm
 from tvm import relax
 
+from autotune.model import onnxruntime_ref
 from autotune.model.onnx_import import OnnxModel
 
 NO_OP = 0  # tvm.relax's VMInstrumentReturnKind.NO_OP: run the call as usual
@@ -58,18 +59,10 @@ def profile_onnxruntime(model: OnnxModel, threads: int, workdir: str | Path,
                         runs: int = 20) -> pd.DataFrame:
     """One row per ONNX operator type (``Conv``, ``Add``, ...): its nodes' kernel time per
     model call under ONNX Runtime's profiler, and share of the total."""
-    import onnxruntime as ort  # pylint: disable=import-outside-toplevel
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = str(Path(workdir) / "ort-profile")
-    sess = ort.InferenceSession(model.proto.SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
-    feeds = {i.name: x for i, x in zip(model.inputs, model.random_inputs(seed=0))}
+    sess = onnxruntime_ref.session(model, threads, str(Path(workdir) / "ort-profile"))
+    inputs = model.random_inputs(seed=0)
     for _ in range(runs):
-        sess.run(None, feeds)
+        onnxruntime_ref.run(sess, model, inputs)
     events = json.loads(Path(sess.end_profiling()).read_text())
     seconds: dict[str, float] = defaultdict(float)
     calls: dict[str, int] = defaultdict(int)
