@@ -1,14 +1,26 @@
-"""2-D convolution, NCHW input and OIHW weights, with stride, padding, dilation and groups."""
+"""2-D convolution, NCHW input and OIHW weights, with stride, padding, dilation and groups.
+
+An optional epilogue runs in the convolution's output loop, as a network's conv is
+followed by its bias, a residual add and an activation: ``epilogue="bias+add+relu"`` adds
+the inputs ``B`` (k,) and ``R`` (the output's shape) after the weights, and applies its
+steps left to right. The epilogue is a block of the kernel ("epilogue"), tuned with it
+(MetaSchedule fuses it into the conv's output tiles); without one the kernel is the plain
+conv and its key is the same as before epilogues existed.
+"""
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
 import numpy as np
+from tvm import tirx
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
 from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
+
+EPILOGUE_STEPS = ("bias", "add", "relu", "relu6")
+ACTIVATIONS = ("relu", "relu6")
 
 
 def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
@@ -75,6 +87,111 @@ def unpack_nchw(d: ConvDims, channels: int, block: int):
     return unpack
 
 
+def epilogue_steps(p: dict[str, Any]) -> list[str]:
+    """The epilogue's steps in order (empty for a plain conv)."""
+    return p["epilogue"].split("+") if p["epilogue"] else []
+
+
+def _finish(steps: list[str], dtype: str):
+    """``finish(acc, bias, residual)``: the epilogue's steps applied to one output element."""
+    zero, six = tirx.const(0, dtype), tirx.const(6, dtype)
+
+    def finish(value, bias, residual):
+        for step in steps:
+            if step == "bias":
+                value = value + bias
+            elif step == "add":
+                value = value + residual
+            elif step == "relu":
+                value = tirx.max(value, zero)
+            else:  # relu6
+                value = tirx.min(tirx.max(value, zero), six)
+        return value
+
+    return finish
+
+
+def with_epilogue(d: ConvDims, steps: list[str], body):
+    """The kernel: ``body(X, W, Y)`` (the conv, writing NCHW ``Y``), then the epilogue.
+
+    Without steps the kernel is ``body`` alone. With them the conv writes ``Yc`` and the
+    "epilogue" block computes ``Y`` from it, the bias ``B`` (k,) and the residual ``R``.
+    """
+    n, c, h, w, k, kh, kw, cg, oh, ow, dtype = d.n, d.c, d.h, d.w, d.k, d.kh, d.kw, d.cg, d.oh, d.ow, d.dtype
+    bias, add = "bias" in steps, "add" in steps
+    finish = _finish(steps, dtype)
+
+    @T.macro
+    def epilogue(Yc, B, R, Y):
+        for i0, i1, i2, i3 in T.grid(n, k, oh, ow):
+            with T.sblock("epilogue"):
+                v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+                if bias and add:
+                    Y[v0, v1, v2, v3] = finish(Yc[v0, v1, v2, v3], B[v1], R[v0, v1, v2, v3])
+                elif bias:
+                    Y[v0, v1, v2, v3] = finish(Yc[v0, v1, v2, v3], B[v1], None)
+                elif add:
+                    Y[v0, v1, v2, v3] = finish(Yc[v0, v1, v2, v3], None, R[v0, v1, v2, v3])
+                else:
+                    Y[v0, v1, v2, v3] = finish(Yc[v0, v1, v2, v3], None, None)
+
+    if not steps:
+        @T.prim_func(s_tir=True)
+        def conv(X: T.Buffer((n, c, h, w), dtype), W: T.Buffer((k, cg, kh, kw), dtype),
+                 Y: T.Buffer((n, k, oh, ow), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            body(X, W, Y)
+    elif bias and add:
+        @T.prim_func(s_tir=True)
+        def conv(X: T.Buffer((n, c, h, w), dtype), W: T.Buffer((k, cg, kh, kw), dtype),
+                 B: T.Buffer((k,), dtype), R: T.Buffer((n, k, oh, ow), dtype),
+                 Y: T.Buffer((n, k, oh, ow), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            Yc = T.sblock_alloc_buffer((n, k, oh, ow), dtype)
+            body(X, W, Yc)
+            epilogue(Yc, B, R, Y)
+    elif bias:
+        @T.prim_func(s_tir=True)
+        def conv(X: T.Buffer((n, c, h, w), dtype), W: T.Buffer((k, cg, kh, kw), dtype),
+                 B: T.Buffer((k,), dtype), Y: T.Buffer((n, k, oh, ow), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            Yc = T.sblock_alloc_buffer((n, k, oh, ow), dtype)
+            body(X, W, Yc)
+            epilogue(Yc, B, None, Y)
+    elif add:
+        @T.prim_func(s_tir=True)
+        def conv(X: T.Buffer((n, c, h, w), dtype), W: T.Buffer((k, cg, kh, kw), dtype),
+                 R: T.Buffer((n, k, oh, ow), dtype), Y: T.Buffer((n, k, oh, ow), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            Yc = T.sblock_alloc_buffer((n, k, oh, ow), dtype)
+            body(X, W, Yc)
+            epilogue(Yc, None, R, Y)
+    else:
+        @T.prim_func(s_tir=True)
+        def conv(X: T.Buffer((n, c, h, w), dtype), W: T.Buffer((k, cg, kh, kw), dtype),
+                 Y: T.Buffer((n, k, oh, ow), dtype)):
+            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+            Yc = T.sblock_alloc_buffer((n, k, oh, ow), dtype)
+            body(X, W, Yc)
+            epilogue(Yc, None, None, Y)
+
+    return conv
+
+
+def apply_epilogue(steps: list[str], out: np.ndarray, bias=None, residual=None) -> np.ndarray:
+    """The epilogue on a conv's NCHW result, in NumPy (or any array library with its ops)."""
+    for step in steps:
+        if step == "bias":
+            out = out + bias.reshape(1, -1, 1, 1)
+        elif step == "add":
+            out = out + residual
+        elif step == "relu":
+            out = np.maximum(out, 0)
+        else:
+            out = np.clip(out, 0, 6)
+    return out
+
+
 class Conv2d(KernelTemplate):
     name = "conv2d"
     doc = "Y[n,k,y,x] = sum X[n,c,y*s+r*d-p,x*s+q*d-p] * W[k,c/g,r,q] (NCHW, OIHW, groups)"
@@ -92,10 +209,15 @@ class Conv2d(KernelTemplate):
         Param("dilation", "pair", 1, "dilation, int or (h, w)"),
         Param("groups", "int", 1, "groups; c for depthwise"),
         Param("dtype", "dtype", "float32", "element type"),
+        Param("epilogue", "steps", "", "output steps in order, e.g. bias+relu6 or bias+add+relu",
+              choices=EPILOGUE_STEPS, key_when_default=False),
     )
 
     def check(self, p: dict[str, Any]) -> None:
         require_positive(p, "n", "c", "h", "w", "k", "kh", "kw", "stride", "dilation", "groups")
+        if sum(step in ACTIVATIONS for step in epilogue_steps(p)) > 1:
+            raise WorkloadError(f"parameter 'epilogue': at most one of {', '.join(ACTIVATIONS)}, "
+                                f"got {p['epilogue']!r}")
         if min(p["padding"]) < 0:
             raise WorkloadError(f"parameter 'padding' must be >= 0, got {p['padding']!r}")
         g = p["groups"]
@@ -126,10 +248,16 @@ class Conv2d(KernelTemplate):
         return _out_size(p["h"], p["kh"], sh, ph, dh), _out_size(p["w"], p["kw"], sw, pw, dw)
 
     def input_specs(self, p: dict[str, Any]) -> list[TensorSpec]:
+        steps = epilogue_steps(p)
         return [
             TensorSpec((p["n"], p["c"], p["h"], p["w"]), p["dtype"]),
             TensorSpec((p["k"], p["c"] // p["groups"], p["kh"], p["kw"]), p["dtype"]),
+            *([TensorSpec((p["k"],), p["dtype"])] if "bias" in steps else []),
+            *([self.output_spec(p)] if "add" in steps else []),
         ]
+
+    def weight_inputs(self, p: dict[str, Any]) -> tuple[int, ...]:
+        return (1, 2) if "bias" in epilogue_steps(p) else (1,)
 
     def output_spec(self, p: dict[str, Any]) -> TensorSpec:
         return TensorSpec((p["n"], p["k"], *self._out_hw(p)), p["dtype"])
@@ -141,7 +269,7 @@ class Conv2d(KernelTemplate):
         oh, ow = self._out_hw(p)
         return 2.0 * p["n"] * p["k"] * oh * ow * self.reduction_length(p)
 
-    def reference(self, p: dict[str, Any], x: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    def reference(self, p: dict[str, Any], x: np.ndarray, wt: np.ndarray, *epilogue_inputs) -> np.ndarray:
         (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
         n, c, g, k = p["n"], p["c"], p["groups"], p["k"]
         oh, ow = self._out_hw(p)
@@ -158,20 +286,28 @@ class Conv2d(KernelTemplate):
                         patch[:, gi * cg : (gi + 1) * cg],
                         wt[gi * kg : (gi + 1) * kg, :, r, q].astype(np.float64),
                     )
-        return out.astype(p["dtype"])
+        return self.finish_reference(p, out, *epilogue_inputs).astype(p["dtype"])
+
+    def finish_reference(self, p: dict[str, Any], out: np.ndarray, *epilogue_inputs) -> np.ndarray:
+        """``out`` (the conv, float64) with the epilogue applied, its inputs in argument order."""
+        steps = epilogue_steps(p)
+        inputs = [a.astype(np.float64) for a in epilogue_inputs]
+        bias = inputs.pop(0) if "bias" in steps else None
+        residual = inputs.pop(0) if "add" in steps else None
+        return apply_epilogue(steps, out, bias, residual)
 
     def prim_func(self, p: dict[str, Any]):
+        return with_epilogue(self.dims(p), epilogue_steps(p), self.body(p))
+
+    def body(self, p: dict[str, Any]):
+        """A macro ``body(X, W, Y)``: the convolution into the NCHW buffer ``Y``, with the
+        internal buffers and layout blocks it needs. Layout variants write their own."""
         d = self.dims(p)
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
         pad = pad_nchw(d)
 
-        @T.prim_func(s_tir=True)
-        def conv2d(
-            X: T.Buffer((n, c, h, w), dtype),
-            W: T.Buffer((k, cg, kh, kw), dtype),
-            Y: T.Buffer((n, k, oh, ow), dtype),
-        ):
-            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+        @T.macro
+        def conv2d(X, W, Y):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             pad(X, Xp)
             for b, o, y, x, rc, ry, rx in T.grid(n, k, oh, ow, cg, kh, kw):

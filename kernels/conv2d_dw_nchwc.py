@@ -32,20 +32,15 @@ class Conv2dDepthwiseNCHWc(Conv2d):
                 "conv2d_dw_nchwc is for depthwise convs (groups = c = k), got "
                 f"groups={p['groups']}, c={p['c']}, k={p['k']}")
 
-    def prim_func(self, p: dict[str, Any]):
+    def body(self, p: dict[str, Any]):
         d = self.dims(p)
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
         bc = channel_block(c)
         cb = -(-c // bc)
         unpack = unpack_nchw(d, c, bc)
 
-        @T.prim_func(s_tir=True)
-        def conv2d_dw_nchwc(
-            X: T.Buffer((n, c, h, w), dtype),
-            W: T.Buffer((c, 1, kh, kw), dtype),
-            Y: T.Buffer((n, c, oh, ow), dtype),
-        ):
-            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+        @T.macro
+        def conv2d_dw_nchwc(X, W, Y):
             Xb = T.sblock_alloc_buffer((n, cb, hp, wp, bc), dtype)
             Wb = T.sblock_alloc_buffer((cb, kh, kw, bc), dtype)
             Yb = T.sblock_alloc_buffer((n, cb, oh, ow, bc), dtype)

@@ -40,7 +40,7 @@ class Conv2dNCHWc(Conv2d):
                 f"parameter 'groups': conv2d_nchwc needs groups=1 or k/groups divisible by 4, "
                 f"got k={p['k']}, groups={p['groups']}")
 
-    def prim_func(self, p: dict[str, Any]):
+    def body(self, p: dict[str, Any]):
         return self._dense(p) if p["groups"] == 1 else self._grouped(p)
 
     def _grouped(self, p: dict[str, Any]):
@@ -50,13 +50,8 @@ class Conv2dNCHWc(Conv2d):
         kb, per_group = k // bk, kg // bk  # blocks in all, blocks in a group
         pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 
-        @T.prim_func(s_tir=True)
-        def conv2d_nchwc_grouped(
-            X: T.Buffer((n, c, h, w), dtype),
-            W: T.Buffer((k, cg, kh, kw), dtype),
-            Y: T.Buffer((n, k, oh, ow), dtype),
-        ):
-            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+        @T.macro
+        def conv2d_nchwc_grouped(X, W, Y):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, cg, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)
@@ -86,13 +81,8 @@ class Conv2dNCHWc(Conv2d):
         kb = -(-k // bk)
         pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 
-        @T.prim_func(s_tir=True)
-        def conv2d_nchwc(
-            X: T.Buffer((n, c, h, w), dtype),
-            W: T.Buffer((k, c, kh, kw), dtype),
-            Y: T.Buffer((n, k, oh, ow), dtype),
-        ):
-            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+        @T.macro
+        def conv2d_nchwc(X, W, Y):
             Xp = T.sblock_alloc_buffer((n, c, hp, wp), dtype)
             Wb = T.sblock_alloc_buffer((kb, c, kh, kw, bk), dtype)
             Yb = T.sblock_alloc_buffer((n, kb, oh, ow, bk), dtype)

@@ -18,17 +18,12 @@ class Conv2dNHWC(Conv2d):
     doc = "conv2d computed in NHWC/HWIO: channels innermost (layout variant of conv2d)"
     variant_of = "conv2d"
 
-    def prim_func(self, p: dict[str, Any]):
+    def body(self, p: dict[str, Any]):
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = \
             self.dims(p)
 
-        @T.prim_func(s_tir=True)
-        def conv2d_nhwc(
-            X: T.Buffer((n, c, h, w), dtype),
-            W: T.Buffer((k, cg, kh, kw), dtype),
-            Y: T.Buffer((n, k, oh, ow), dtype),
-        ):
-            T.func_attr({"global_symbol": "main", "tirx.noalias": True})
+        @T.macro
+        def conv2d_nhwc(X, W, Y):
             Xh = T.sblock_alloc_buffer((n, hp, wp, c), dtype)
             Wh = T.sblock_alloc_buffer((kh, kw, cg, k), dtype)
             Yh = T.sblock_alloc_buffer((n, oh, ow, k), dtype)

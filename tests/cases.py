@@ -13,6 +13,9 @@ CASES = [
     ("conv2d", dict(c=12, h=3, w=5, k=8, kh=1, kw=1, groups=4)),  # grouped 1x1
     ("conv2d", dict(c=3, h=4, w=4, k=5, kh=4, kw=4)),  # kernel as large as the input
     ("conv2d", dict(c=2, h=2, w=3, k=2, kh=3, kw=3, padding=1, dtype="float16")),
+    ("conv2d", dict(c=5, h=7, w=6, k=16, padding=1, epilogue="bias+relu6")),  # a network's conv
+    ("conv2d", dict(c=8, h=5, w=5, k=8, groups=8, padding=1, epilogue="bias+add+relu")),
+    ("conv2d", dict(c=4, h=5, w=4, k=6, kh=1, kw=1, epilogue="relu+bias")),  # steps in order
     ("gemm", dict(m=1, n=1, k=1)),
     ("gemm", dict(m=37, n=53, k=29)),
     ("gemm", dict(m=17, n=9, k=33, dtype="float16")),

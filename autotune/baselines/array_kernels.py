@@ -1,7 +1,7 @@
 """Each workload in array-library calls, for NumPy (``xp=numpy``) and CuPy (``xp=cupy``) alike.
 
 conv2d is im2col (a strided view, copied once by the reshape) and one batched GEMM per
-group; vector ops are ufuncs and reductions. Every function writes into ``out``.
+group, then its epilogue's steps in place; vector ops are ufuncs and reductions. Every function writes into ``out``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _softmax(xp, x, *, out):
     return xp.divide(out, out.sum(axis=1, keepdims=True), out=out)
 
 
-def _conv2d_im2col(xp, p: dict, x, w, *, out):
+def _conv2d_im2col(xp, p: dict, x, w, *epilogue_inputs, out):
     (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
     n, k, oh, ow = out.shape
     g, kh, kw = p["groups"], p["kh"], p["kw"]
@@ -57,4 +57,18 @@ def _conv2d_im2col(xp, p: dict, x, w, *, out):
     cols = cols.reshape(n, g, cg * kh * kw, oh * ow)
     wg = w.reshape(g, kg, cg * kh * kw)
     xp.matmul(wg[None], cols, out=out.reshape(n, g, kg, oh * ow))  # one GEMM per group
+    return _epilogue(xp, p, out, list(epilogue_inputs))
+
+
+def _epilogue(xp, p: dict, out, inputs: list):
+    """A conv's epilogue steps (``epilogue="bias+add+relu"``) in place on ``out``."""
+    for step in p["epilogue"].split("+") if p["epilogue"] else []:
+        if step == "bias":
+            xp.add(out, inputs.pop(0).reshape(1, -1, 1, 1), out=out)
+        elif step == "add":
+            xp.add(out, inputs.pop(0), out=out)
+        elif step == "relu":
+            xp.maximum(out, 0, out=out)
+        else:  # relu6
+            xp.clip(out, 0, 6, out=out)
     return out

@@ -28,7 +28,8 @@ class CudnnBaseline(Baseline):
     dtypes = ("float32", "float16")
 
     def supports(self, workload: Workload) -> bool:
-        return workload.kernel in self.kernels and workload.params["dtype"] in self.dtypes
+        return (workload.kernel in self.kernels and workload.params["dtype"] in self.dtypes
+                and not workload.params["epilogue"])  # its graph here is the conv alone
 
     def unavailable(self) -> str | None:
         reason = cupy_reason()

@@ -51,11 +51,13 @@ class OnnxRuntimeBaseline(Baseline):
         sessions: dict[int, object] = {}
         bindings = []
         for inputs, out in zip(sets, outs):
-            weights = inputs[1] if constant else None
-            if id(weights) not in sessions:
-                sessions[id(weights)] = session(model_bytes(workload, weights), threads_in_use())
-            sess = sessions[id(weights)]
-            feeds = inputs[:1] if constant else inputs
+            fixed = set(workload.weight_inputs) if constant else set()
+            weights = [inputs[i] for i in sorted(fixed)]
+            if tuple(map(id, weights)) not in sessions:
+                sessions[tuple(map(id, weights))] = session(model_bytes(workload, weights),
+                                                            threads_in_use())
+            sess = sessions[tuple(map(id, weights))]
+            feeds = [x for i, x in enumerate(inputs) if i not in fixed]
             binding = sess.io_binding()
             for name, array in zip(input_names(workload), feeds):
                 binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array))
@@ -79,29 +81,29 @@ def session(model: bytes, threads: int):
 
 
 def input_names(workload: Workload) -> list[str]:
-    """The graph inputs fed at run time (a conv's weights are an initializer instead)."""
-    return {"conv2d": ["x"], "gemm": ["a", "b"], "add": ["x", "y"], "fma": ["a", "x", "y"],
+    """The graph inputs fed at run time (a conv's weights and bias are initializers instead)."""
+    if workload.kernel == "conv2d":
+        return ["x", "r"] if "add" in workload.params["epilogue"].split("+") else ["x"]
+    return {"gemm": ["a", "b"], "add": ["x", "y"], "fma": ["a", "x", "y"],
             "sum": ["x"], "softmax": ["x"]}[workload.kernel]
 
 
-def model_bytes(workload: Workload, weights: np.ndarray | None) -> bytes:
-    """The serialised one-operator ONNX model of ``workload`` (output ``out``)."""
+def model_bytes(workload: Workload, weights: list[np.ndarray]) -> bytes:
+    """The serialised ONNX model of ``workload`` (output ``out``): one operator, or a conv
+    and its epilogue as an exported network has them (Conv with bias, Add, Relu or Clip),
+    which ONNX Runtime's graph optimizer fuses into one conv where it can."""
     from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
 
     p = workload.params
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(p["dtype"]))
-    specs = workload.input_specs
+    fixed = workload.weight_inputs if workload.kernel == "conv2d" else ()
+    specs = [s for i, s in enumerate(workload.input_specs) if i not in fixed]
     names = input_names(workload)
     inputs = [helper.make_tensor_value_info(n, elem, list(s.shape)) for n, s in zip(names, specs)]
     output = helper.make_tensor_value_info(OUTPUT, elem, list(workload.output_spec.shape))
     initializers = []
     if workload.kernel == "conv2d":
-        (ph, pw) = p["padding"]
-        nodes = [helper.make_node(
-            "Conv", ["x", "w"], [OUTPUT], kernel_shape=[p["kh"], p["kw"]],
-            strides=list(p["stride"]), pads=[ph, pw, ph, pw], dilations=list(p["dilation"]),
-            group=p["groups"])]
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(weights), "w"))
+        nodes, initializers = _conv_nodes(p, weights)
     elif workload.kernel == "fma":
         nodes = [helper.make_node("Mul", ["a", "x"], ["ax"]), helper.make_node("Add", ["ax", "y"], [OUTPUT])]
     elif workload.kernel == "sum":
@@ -116,3 +118,37 @@ def model_bytes(workload: Workload, weights: np.ndarray | None) -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8  # readable by every ONNX Runtime since 1.10
     return model.SerializeToString()
+
+
+def _conv_nodes(p: dict, weights: list[np.ndarray]) -> tuple[list, list]:
+    from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
+
+    (ph, pw) = p["padding"]
+    steps = p["epilogue"].split("+") if p["epilogue"] else []
+    initializers = [numpy_helper.from_array(np.ascontiguousarray(weights[0]), "w")]
+    conv_inputs = ["x", "w"]
+    if steps[:1] == ["bias"]:  # the Conv node's own bias input
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(weights[1]), "b"))
+        conv_inputs.append("b")
+        steps = steps[1:]
+    nodes = [helper.make_node(
+        "Conv", conv_inputs, ["y0"], kernel_shape=[p["kh"], p["kw"]],
+        strides=list(p["stride"]), pads=[ph, pw, ph, pw], dilations=list(p["dilation"]),
+        group=p["groups"])]
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(p["dtype"]))
+    for i, step in enumerate(steps, start=1):
+        src, dst = f"y{i - 1}", f"y{i}"
+        if step == "add":
+            nodes.append(helper.make_node("Add", [src, "r"], [dst]))
+        elif step == "relu":
+            nodes.append(helper.make_node("Relu", [src], [dst]))
+        elif step == "relu6":
+            for name, value in (("lo", 0), ("hi", 6)):
+                initializers.append(helper.make_tensor(name, elem, [], [value]))
+            nodes.append(helper.make_node("Clip", [src, "lo", "hi"], [dst]))
+        else:  # bias after another step: broadcast over channels
+            initializers.append(numpy_helper.from_array(
+                np.ascontiguousarray(weights[1]).reshape(1, -1, 1, 1), "b4"))
+            nodes.append(helper.make_node("Add", [src, "b4"], [dst]))
+    nodes[-1].output[0] = OUTPUT
+    return nodes, initializers

@@ -1,6 +1,7 @@
 """PyTorch on the CPU (oneDNN convolutions, its BLAS for GEMM): an optional extra.
 
-Install with ``pip install torch==2.13.0`` (the CPU build). Tensors share memory with the
+Install with ``pip install torch==2.13.0`` (the CPU build). A conv's leading bias goes
+to ``conv2d`` (oneDNN adds it in the conv); the rest of its epilogue runs as in-place ops. Tensors share memory with the
 NumPy input sets; outputs are written in place where the operator takes ``out=``.
 """
 
@@ -50,10 +51,25 @@ def _op(torch, workload: Workload):
     p = workload.params
     functional = torch.nn.functional
     if workload.kernel == "conv2d":
-        return lambda x, w, out: functional.conv2d(
-            x, w, stride=p["stride"], padding=p["padding"], dilation=p["dilation"],
-            groups=p["groups"],
-        )
+        steps = p["epilogue"].split("+") if p["epilogue"] else []
+
+        def conv2d(x, w, *extra, out):
+            extra = list(extra)
+            bias = extra.pop(0) if steps[:1] == ["bias"] else None  # conv2d's own bias
+            y = functional.conv2d(x, w, bias, stride=p["stride"], padding=p["padding"],
+                                  dilation=p["dilation"], groups=p["groups"])
+            for step in steps[1:] if bias is not None else steps:  # one in-place op each
+                if step == "bias":
+                    y.add_(extra.pop(0).view(1, -1, 1, 1))
+                elif step == "add":
+                    y.add_(extra.pop(0))
+                elif step == "relu":
+                    y.relu_()
+                elif step == "relu6":
+                    y.clamp_(0, 6)
+            return y
+
+        return conv2d
     return {
         "gemm": lambda a, b, out: torch.matmul(a, b, out=out),
         "add": lambda x, y, out: torch.add(x, y, out=out),

@@ -117,7 +117,7 @@ def kernel_entry(wl: Workload, chosen: Variant | None) -> dict:
         "workload": wl.to_json(),
         "inputs": [s.to_json() for s in wl.input_specs],
         "output": wl.output_spec.to_json(),
-        "weights": list(wl.template.weights),  # inputs Kernel.prepare can fix
+        "weights": list(wl.weight_inputs),  # inputs Kernel.prepare can fix
         "flops": wl.flops,
         "schedule": "tuned" if choice else "default",
         "variant": variant.key if variant else None,

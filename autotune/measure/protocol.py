@@ -102,7 +102,7 @@ def input_sets(workload: Workload, count: int) -> list[list[np.ndarray]]:
     """``count`` independent random input sets (set 0 is ``workload.make_inputs()``); the
     template's weights (a conv's filter) are set 0's array in every set, as in a model."""
     sets = [workload.make_inputs(seed=i) for i in range(count)]
-    for index in workload.template.weights:
+    for index in workload.weight_inputs:
         for inputs in sets[1:]:
             inputs[index] = sets[0][index]
     return sets

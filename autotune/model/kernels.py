@@ -1,7 +1,9 @@
 """Which Relax calls are workloads, and splicing kernels for them into the graph.
 
 A ``relax.nn.conv2d`` (NCHW data, OIHW weights, symmetric padding) and a 2-D ``relax.matmul``
-map to the ``conv2d`` and ``gemm`` templates. Legalization replaces each such call with a
+map to the ``conv2d`` and ``gemm`` templates; a conv2d followed by its bias, residual add
+and activation maps to one conv2d workload with that ``epilogue`` (``epilogues.py``), whose
+kernel replaces the whole chain. Legalization replaces each other mapped call with a
 ``call_tir`` to the kernel chosen for its workload; every other op, and a mapped op with no
 kernel given, gets TVM's own legalization. Spliced kernels are marked opaque so Relax's
 operator fusion leaves them whole; the ops around them still fuse with each other.
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import relax
 
+from autotune.model.epilogues import find_chains
 from autotune.workload import Workload
 
 OPAQUE = 8  # tvm.relax's OpPatternKind.kOpaque
@@ -89,33 +92,91 @@ def _legalize_map(on_call: Callable[[relax.BlockBuilder, relax.Call], relax.Expr
     return {op: legalize for op in MAPPED_OPS}
 
 
-def map_workloads(mod: tvm.IRModule) -> Mapping:
+def _folded(mod: tvm.IRModule) -> tvm.IRModule:
+    """``mod`` with its constant subexpressions (a bias's reshape, clip bounds) folded."""
+    return relax.transform.FoldConstant()(mod)
+
+
+def _bindings(mod: tvm.IRModule):
+    for _gvar, func in mod.functions_items():
+        if isinstance(func, relax.Function) and isinstance(func.body, relax.SeqExpr):
+            for block in func.body.blocks:
+                yield from block.bindings
+
+
+def map_workloads(mod: tvm.IRModule, epilogues: bool = True) -> Mapping:
     """The workloads of every conv2d and matmul in ``mod``, each once, in graph order, with
-    the number of calls each computes."""
+    the number of calls each computes; with ``epilogues``, a conv and the epilogue after
+    it are one workload."""
+    mod = _folded(mod)
+    chains = {chain.members[0]: chain for chain in find_chains(mod).values()} if epilogues else {}
     found = Mapping()
-
-    def record(_bb, call):
+    for binding in _bindings(mod):
+        call = binding.value
+        if not (isinstance(call, relax.Call) and isinstance(call.op, tvm.ir.Op)
+                and call.op.name in MAPPED_OPS):
+            continue
         wl = workload_of(call)
-        if isinstance(wl, Workload):
-            if wl not in found.counts:
-                found.workloads.append(wl)
-            found.counts[wl] = found.counts.get(wl, 0) + 1
-        else:
+        if not isinstance(wl, Workload):
             found.skipped.append(f"{call.op.name}: {wl}")
-
-    relax.transform.LegalizeOps(_legalize_map(record))(mod)
+            continue
+        if binding.var in chains:
+            wl = chains[binding.var].workload(wl)
+        if wl not in found.counts:
+            found.workloads.append(wl)
+        found.counts[wl] = found.counts.get(wl, 0) + 1
     return found
 
 
-def splice(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc]) -> tvm.IRModule:
-    """Legalize ``mod`` with ``kernels[workload]`` for each mapped call that has one."""
+def splice(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc],
+           epilogues: bool = True) -> tvm.IRModule:
+    """Legalize ``mod`` with ``kernels[workload]`` for each mapped call (or, with
+    ``epilogues``, each conv and its epilogue) that has one."""
+    mod = _folded(mod)
+    if epilogues:
+        mod = _fuse_chains(mod, kernels)
 
     def replace(bb: relax.BlockBuilder, call: relax.Call):
         wl = workload_of(call)
         if not isinstance(wl, Workload) or wl not in kernels:
             return None
-        func = kernels[wl].without_attr("global_symbol").with_attr("op_pattern", OPAQUE)
-        gv = bb.add_func(func, wl.symbol)
+        gv = bb.add_func(_opaque(kernels[wl]), wl.symbol)
         return relax.call_tir(gv, list(call.args), call.ty)
 
     return relax.transform.LegalizeOps(_legalize_map(replace))(mod)
+
+
+def _opaque(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
+    return func.without_attr("global_symbol").with_attr("op_pattern", OPAQUE)
+
+
+def _fuse_chains(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc]) -> tvm.IRModule:
+    """Each conv + epilogue chain whose workload has a kernel, as one call of it."""
+    chains = {}
+    for final, chain in find_chains(mod).items():
+        wl = workload_of(chain.conv)
+        if isinstance(wl, Workload) and chain.workload(wl) in kernels:
+            chains[final] = (chain, chain.workload(wl))
+    if not chains:
+        return mod
+    members = {var for chain, _wl in chains.values() for var in chain.members}
+
+    @relax.expr_functor.mutator
+    class Fuser(relax.PyExprMutator):
+        def visit_var_binding_(self, binding: relax.VarBinding) -> None:
+            if binding.var in members:
+                return  # computed inside the fused kernel
+            if binding.var not in chains:
+                super().visit_var_binding_(binding)
+                return
+            chain, wl = chains[binding.var]
+            gv = self.builder_.add_func(_opaque(kernels[wl]), wl.symbol)
+            call = self.builder_.normalize(
+                relax.call_tir(gv, chain.args(self.visit_expr), binding.var.ty))
+            self.builder_.emit_normalized(relax.VarBinding(binding.var, call))
+
+    fuser = Fuser(mod)
+    for gvar, func in mod.functions_items():
+        if isinstance(func, relax.Function):
+            fuser.builder_.update_func(gvar, fuser.visit_expr(func))
+    return relax.transform.DeadCodeElimination()(fuser.builder_.get())

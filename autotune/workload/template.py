@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
@@ -18,9 +19,13 @@ class Param:
     """One template parameter: its name, how to parse it, its default and meaning."""
 
     name: str
-    kind: str  # "int", "pair" (int or (h, w)) or "dtype"
+    kind: str  # "int", "pair" (int or (h, w)), "dtype" or "steps" (an ordered set of choices)
     default: Any = None
     doc: str = ""
+    choices: tuple[str, ...] = ()  # the steps a "steps" parameter may name
+    # False: a workload key leaves the parameter out while it has its default, so a
+    # parameter added to a template later does not rename the logs of its old workloads.
+    key_when_default: bool = True
 
     def parse(self, value: Any) -> Any:
         """Turn ``value`` (Python or CLI text) into the canonical type, or raise WorkloadError."""
@@ -47,7 +52,27 @@ class Param:
                 return (_to_int(self.name, value[0]), _to_int(self.name, value[1]))
             v = _to_int(self.name, value)
             return (v, v)
+        if self.kind == "steps":
+            return self._steps(value)
         raise AssertionError(f"unknown parameter kind {self.kind}")
+
+
+    def _steps(self, value: Any) -> str:
+        """Steps given as ``"bias+relu"``, ``"bias,relu"`` or a list: canonical ``"bias+relu"``."""
+        if isinstance(value, str):
+            steps = [s for s in re.split(r"[+, ]+", value.strip()) if s]
+        elif isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+            steps = list(value)
+        else:
+            raise WorkloadError(f"parameter '{self.name}': expected steps such as "
+                                f"'{'+'.join(self.choices[:2])}', got {value!r}")
+        for step in steps:
+            if step not in self.choices:
+                raise WorkloadError(f"parameter '{self.name}': unknown step {step!r}; "
+                                    f"choose from {', '.join(self.choices)}")
+        if len(set(steps)) != len(steps):
+            raise WorkloadError(f"parameter '{self.name}': a step is named twice in {value!r}")
+        return "+".join(steps)
 
 
 def _to_int(name: str, value: Any) -> int:
@@ -106,6 +131,10 @@ class KernelTemplate(ABC):
     # The block that packs the first weight input into an internal buffer, if the template
     # has one: a kernel deployed with known weights runs it once (``autotune.measure.prepack``).
     weight_pack: ClassVar[str | None] = None
+
+    def weight_inputs(self, p: dict[str, Any]) -> tuple[int, ...]:
+        """``weights`` for these parameters (a template whose inputs vary with them says)."""
+        return self.weights
 
     def normalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Parse and validate raw parameters; unknown names are an error."""

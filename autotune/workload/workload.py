@@ -13,7 +13,7 @@ from autotune.workload.registry import get_template, variants_of
 from autotune.workload.template import KernelTemplate, TensorSpec
 
 # Short forms used in keys; other parameter names appear in full.
-_KEY_ABBREV = {"stride": "s", "padding": "p", "dilation": "d", "groups": "g"}
+_KEY_ABBREV = {"stride": "s", "padding": "p", "dilation": "d", "groups": "g", "epilogue": "e"}
 
 
 class Workload:
@@ -33,18 +33,23 @@ class Workload:
         """Parse a key such as ``gemm-m64-n65-k66-float32`` back into a Workload."""
         kernel, *fields = key.split("-")
         template = get_template(kernel)
-        names = [p.name for p in template.params if p.name != "dtype"]
-        if len(fields) != len(names) + 1:
-            raise WorkloadError(
-                f"malformed workload key {key!r}: {kernel} keys look like "
-                + "-".join([kernel, *(f"{_KEY_ABBREV.get(n, n)}<v>" for n in names), "<dtype>"])
-            )
-        params: dict[str, Any] = {"dtype": fields[-1]}
-        for name, field in zip(names, fields):
-            prefix = _KEY_ABBREV.get(name, name)
-            if not field.startswith(prefix):
-                raise WorkloadError(f"malformed workload key {key!r}: expected '{prefix}<v>', got {field!r}")
-            params[name] = field[len(prefix):]
+        keyed = [p for p in template.params if p.name != "dtype"]
+        params: dict[str, Any] = {}
+        rest = fields[:-1]
+        for param in keyed:
+            prefix = _KEY_ABBREV.get(param.name, param.name)
+            if rest and rest[0].startswith(prefix):
+                params[param.name] = rest.pop(0)[len(prefix):]
+            elif param.key_when_default:
+                got = repr(rest[0]) if rest else "the end"
+                raise WorkloadError(
+                    f"malformed workload key {key!r}: expected '{prefix}<v>', got {got}; "
+                    f"{kernel} keys look like "
+                    + "-".join([kernel, *(_KEY_ABBREV.get(p.name, p.name) + "<v>"
+                                          for p in keyed), "<dtype>"]))
+        if rest or not fields:
+            raise WorkloadError(f"malformed workload key {key!r}: unexpected fields {rest or fields}")
+        params["dtype"] = fields[-1]
         return cls(kernel, **params)
 
     def to_json(self) -> dict[str, Any]:
@@ -55,8 +60,9 @@ class Workload:
     def key(self) -> str:
         """E.g. ``conv2d-n1-c19-h43-w29-k31-kh5-kw3-s2x1-p2x1-d1x2-g1-float32``."""
         parts = [self.kernel]
-        for name, value in self.params.items():
-            if name == "dtype":
+        for param in self.template.params:
+            name, value = param.name, self.params[param.name]
+            if name == "dtype" or not param.key_when_default and value == param.default:
                 continue
             text = "x".join(map(str, value)) if isinstance(value, tuple) else str(value)
             parts.append(f"{_KEY_ABBREV.get(name, name)}{text}")
@@ -107,6 +113,11 @@ class Workload:
     @property
     def output_spec(self) -> TensorSpec:
         return self.template.output_spec(self.params)
+
+    @property
+    def weight_inputs(self) -> tuple[int, ...]:
+        """The inputs that are a model's weights (constant once deployed)."""
+        return self.template.weight_inputs(self.params)
 
     @property
     def flops(self) -> float:

@@ -67,10 +67,17 @@ def _conv_by_loops(p, x, w):
 @pytest.mark.parametrize("params", [c[1] for c in CASES if c[0] == "conv2d"])
 def test_conv2d_reference_matches_definition(params):
     wl = Workload("conv2d", **params)
-    x, w = wl.make_inputs()
+    x, w, *rest = wl.make_inputs()
+    want = _conv_by_loops(wl.params, x, w)
+    for step in wl.params["epilogue"].split("+") if wl.params["epilogue"] else []:
+        if step == "bias":  # per output channel
+            want = want + rest.pop(0)[None, :, None, None]
+        elif step == "add":
+            want = want + rest.pop(0)
+        else:
+            want = np.minimum(np.maximum(want, 0), 6 if step == "relu6" else np.inf)
     tol = 1e-5 if wl.params["dtype"] == "float32" else 2e-3  # the reference rounds float16 output
-    np.testing.assert_allclose(wl.reference(x, w), _conv_by_loops(wl.params, x, w), rtol=tol,
-                               atol=tol)
+    np.testing.assert_allclose(wl.reference(*wl.make_inputs()), want, rtol=tol, atol=tol)
 
 
 def test_check_reports_a_wrong_result():

@@ -31,9 +31,9 @@ from autotune.model.sample import sample_model  # noqa: E402
 from autotune.search.options import SearchOptions  # noqa: E402
 
 TINY_KEYS = [
-    "conv2d-n1-c3-h11-w9-k5-kh3-kw3-s2x2-p1x1-d1x1-g1-float32",  # strided, bias + ReLU after
+    "conv2d-n1-c3-h11-w9-k5-kh3-kw3-s2x2-p1x1-d1x1-g1-ebias+relu-float32",  # strided, bias + ReLU
     "conv2d-n1-c5-h6-w5-k5-kh3-kw3-s1x1-p2x2-d2x2-g5-float32",  # dilated depthwise
-    "conv2d-n1-c5-h6-w5-k4-kh5-kw1-s1x1-p2x0-d1x1-g1-float32",  # 5x1
+    "conv2d-n1-c5-h6-w5-k4-kh5-kw1-s1x1-p2x0-d1x1-g1-erelu-float32",  # 5x1, ReLU
     "conv2d-n1-c4-h6-w5-k3-kh1-kw1-s1x1-p0x0-d1x1-g1-float32",  # 1x1, odd channels
     "gemm-m1-n2-k3-float32",
 ]
@@ -63,6 +63,56 @@ def test_every_conv_and_matmul_becomes_a_workload(tiny):
     assert mapping.skipped == []
     assert [i.to_json() for i in tiny.inputs] == [{"name": "x", "shape": [1, 3, 11, 9],
                                                    "dtype": "float32"}]
+
+
+def epilogue_model(path):
+    """conv + bias + Clip(0, 6), then a 1x1 conv + bias + residual add + ReLU, and a conv
+    whose output is also used elsewhere (its epilogue stays in the graph)."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)),
+                                 ("b2", (8,)), ("w3", (8, 8, 1, 1)))]
+    inits += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0), ("hi", 6))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1] * 4),
+             helper.make_node("Clip", ["c1", "lo", "hi"], ["a1"]),
+             helper.make_node("Conv", ["a1", "w2", "b2"], ["c2"]),
+             helper.make_node("Add", ["c2", "a1"], ["s"]),
+             helper.make_node("Relu", ["s"], ["r"]),
+             helper.make_node("Conv", ["r", "w3"], ["c3"]),
+             helper.make_node("Relu", ["c3"], ["r3"]),
+             helper.make_node("Add", ["r3", "c3"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    import onnx
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_conv_epilogues_become_one_workload_and_one_kernel(tmp_path):
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+    from autotune.model.kernels import splice
+
+    model = load_onnx(epilogue_model(tmp_path / "ep.onnx"))
+    mod = model.relax_module()
+    fused = map_workloads(mod)
+    assert [w.params["epilogue"] for w in fused.workloads] == ["bias+relu6", "bias+add+relu", ""]
+    plain = map_workloads(mod, epilogues=False)  # the two 1x1 convs are one workload
+    assert [w.params["epilogue"] for w in plain.workloads] == [""] * 2
+    assert list(plain.counts.values()) == [1, 2]
+    target = resolve_target("cpu")
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    for epilogues in (True, False):
+        mapping = map_workloads(mod, epilogues=epilogues)
+        spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads}, epilogues=epilogues)
+        names = {gv.name_hint for gv, _ in spliced.functions_items()}
+        # Fused: the three kernels, and the last conv's ReLU and add, which read its output twice.
+        assert ("maximum" in names) != epilogues and "relu" in names
+        got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
+                             model, x, tvm.cpu())
+        assert onnxruntime_ref.mismatch(got, want) is None
 
 
 def test_unmappable_conv_is_left_to_tvm_with_its_reason(workers, tmp_path):

@@ -66,3 +66,26 @@ def test_invalid_parameters_name_the_problem(args, params, message):
 def test_malformed_keys(key):
     with pytest.raises(WorkloadError, match="malformed workload key"):
         Workload.from_key(key)
+
+
+def test_epilogue_is_in_the_key_only_when_given():
+    plain = Workload("conv2d", c=4, h=6, w=6, k=8)
+    assert "-e" not in plain.key and plain.params["epilogue"] == ""
+    fused = Workload("conv2d", c=4, h=6, w=6, k=8, epilogue="bias, relu6")
+    assert fused.key == plain.key.replace("-float32", "-ebias+relu6-float32")
+    assert Workload.from_key(fused.key) == fused and Workload.from_key(plain.key) == plain
+    assert [s.shape for s in fused.input_specs] == [(1, 4, 6, 6), (8, 4, 3, 3), (8,)]
+    assert fused.weight_inputs == (1, 2) and plain.weight_inputs == (1,)
+    with_residual = Workload("conv2d", c=4, h=6, w=6, k=8, epilogue=["add", "relu"])
+    assert with_residual.input_specs[2].shape == with_residual.output_spec.shape
+
+
+@pytest.mark.parametrize("epilogue,message", [
+    ("bias+gelu", "unknown step 'gelu'"),
+    ("bias+bias", "named twice"),
+    ("relu+relu6", "at most one of relu, relu6"),
+    (3, "expected steps"),
+])
+def test_bad_epilogues_name_the_problem(epilogue, message):
+    with pytest.raises(WorkloadError, match=message):
+        Workload("conv2d", c=4, h=6, w=6, k=8, epilogue=epilogue)
