@@ -94,7 +94,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     params: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name or not value and name != "epilogue":  # epilogue=: none
+        if not sep or not name:  # an empty value goes to the parameter (epilogue=: none)
             raise AutotuneError(f"parameter {pair!r} is not of the form name=value")
         if name in params:
             raise AutotuneError(f"parameter '{name}' is given twice")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable
 
+from autotune.kernels.conv2d import epilogue_steps
 from autotune.workload import Workload
 
 
@@ -62,7 +63,7 @@ def _conv2d_im2col(xp, p: dict, x, w, *epilogue_inputs, out):
 
 def _epilogue(xp, p: dict, out, inputs: list):
     """A conv's epilogue steps (``epilogue="bias+add+relu"``) in place on ``out``."""
-    for step in p["epilogue"].split("+") if p["epilogue"] else []:
+    for step in epilogue_steps(p):
         if step == "bias":
             xp.add(out, inputs.pop(0).reshape(1, -1, 1, 1), out=out)
         elif step == "add":

@@ -19,6 +19,7 @@ import numpy as np
 
 from autotune.baselines.base import Baseline
 from autotune.hardware.threads import threads_in_use
+from autotune.kernels.conv2d import epilogue_steps
 from autotune.measure.protocol import Prepared
 from autotune.workload import Workload
 
@@ -83,7 +84,7 @@ def session(model: bytes, threads: int):
 def input_names(workload: Workload) -> list[str]:
     """The graph inputs fed at run time (a conv's weights and bias are initializers instead)."""
     if workload.kernel == "conv2d":
-        return ["x", "r"] if "add" in workload.params["epilogue"].split("+") else ["x"]
+        return ["x", "r"] if "add" in epilogue_steps(workload.params) else ["x"]
     return {"gemm": ["a", "b"], "add": ["x", "y"], "fma": ["a", "x", "y"],
             "sum": ["x"], "softmax": ["x"]}[workload.kernel]
 
@@ -124,7 +125,7 @@ def _conv_nodes(p: dict, weights: list[np.ndarray]) -> tuple[list, list]:
     from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
 
     (ph, pw) = p["padding"]
-    steps = p["epilogue"].split("+") if p["epilogue"] else []
+    steps = epilogue_steps(p)
     initializers = [numpy_helper.from_array(np.ascontiguousarray(weights[0]), "w")]
     conv_inputs = ["x", "w"]
     if steps[:1] == ["bias"]:  # the Conv node's own bias input

@@ -12,6 +12,7 @@ from functools import partial
 import numpy as np
 
 from autotune.baselines.base import Baseline
+from autotune.kernels.conv2d import epilogue_steps
 from autotune.measure.protocol import Prepared
 from autotune.workload import Workload
 
@@ -51,7 +52,7 @@ def _op(torch, workload: Workload):
     p = workload.params
     functional = torch.nn.functional
     if workload.kernel == "conv2d":
-        steps = p["epilogue"].split("+") if p["epilogue"] else []
+        steps = epilogue_steps(p)
 
         def conv2d(x, w, *extra, out):
             extra = list(extra)

@@ -10,8 +10,8 @@ would be a pass over the conv's output. ``find_chains`` finds, in each dataflow 
   ``maximum`` with 0 then ``minimum`` with 6 (``relu6``), as the ONNX frontend writes Clip
   (a ``call_tir`` of a one-block max or min with a scalar constant) or as Relax ops.
 
-Each chain becomes one conv2d workload with that ``epilogue``; ``fuse`` replaces the chain's
-calls by one ``call_tir`` of its kernel. Run ``FoldConstant`` first, so that the bias and
+Each chain becomes one conv2d workload with that ``epilogue``; ``kernels.splice``
+replaces the chain's calls by one ``call_tir`` of its kernel. Run ``FoldConstant`` first, so that the bias and
 the clip bounds are constants.
 """
 
@@ -24,9 +24,9 @@ import tvm
 import tvm_ffi
 from tvm import relax, tirx
 
+from autotune.kernels.conv2d import ACTIVATIONS
 from autotune.workload import Workload
 
-ACTIVATIONS = ("relu", "relu6")
 TENSOR_CONST = tvm.ir.GenericConst  # a Relax tensor constant (``relax.const``)
 BUFFER_LOAD = tvm.ir.expr.TensorLoad  # what tirx.BufferLoad makes
 
