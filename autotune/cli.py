@@ -23,8 +23,9 @@ SEARCH_OPTIONS = [
     click.option("--seed", type=int, default=None, help="Search seed."),
     click.option("--trials-per-iter", type=click.IntRange(min=1), default=64, show_default=True,
                  help="Candidates built and measured per batch."),
-    click.option("--population", type=click.IntRange(min=2), default=512, show_default=True,
-                 help="Schedules the evolutionary search samples and evolves per batch."),
+    click.option("--population", type=click.IntRange(min=2), default=None,
+                 help="Schedules the evolutionary search samples and evolves per batch "
+                      "(default: 8 per candidate measured, 128 to 512: 512 for batches of 64)."),
     click.option(
         "--variants", is_flag=True,
         help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
@@ -407,12 +408,16 @@ def model_build(model_file, target, log_dir, out, fallback) -> None:
 @TARGET
 @LOG_DIR
 @MODEL_FALLBACK
+@click.option("--package", "package", default=None, type=click.Path(file_okay=False),
+              help="Time this package (built from MODEL by 'model build') as the tuned build, "
+                   "instead of compiling one from the logs.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Also write the table as CSV.")
-def model_compare(model_file, target, log_dir, fallback, out) -> None:
-    """Time MODEL end to end: tuned build vs TVM's untuned build vs ONNX Runtime."""
+def model_compare(model_file, target, log_dir, fallback, package, out) -> None:
+    """Time MODEL end to end: tuned build vs TVM's untuned build vs ONNX Runtime, each
+    called as a user calls it (NumPy arrays in and out)."""
     from autotune.model.compare import compare_model
 
-    table = compare_model(model_file, target, log_dir, fallback=fallback)
+    table = compare_model(model_file, target, log_dir, fallback=fallback, package=package)
     cols = ["implementation", "median_us", "min_us", "max_us", "speedup_vs_onnxruntime",
             "speedup_vs_untuned", "rel_error"]
     click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -6,11 +6,13 @@ instead of vanishing), exported by PyTorch's own ONNX exporter (opset 17, batch 
 224x224). Then, in one run on an otherwise idle machine:
 
 1. ``autotune.model.tune_model`` under the stated budget, into ``--log-dir``;
-2. ``autotune.model.build_model`` from those logs (checked against ONNX Runtime);
+2. ``autotune.model.build_model`` from those logs (checked against ONNX Runtime): the
+   package that step 4 times and step 5 profiles;
 3. TVM's own Relax MetaSchedule pipeline at the trial count autotune ran (or
    ``--relax-trials``; 0 skips it), into its own work dir;
-4. ``autotune.model.compare_model``: the tuned build, TVM's untuned build, the Relax-tuned
-   build and ONNX Runtime, timed by one protocol on the target's threads;
+4. ``autotune.model.compare_model``: the tuned package, TVM's untuned build, the Relax-tuned
+   build and ONNX Runtime, each called as a user calls it (NumPy in and out), timed by one
+   protocol on the target's threads;
 5. where the time goes: the tuned build's calls (kernels, glue, layout transforms) and
    ONNX Runtime's nodes, from ``autotune.model.profile``.
 
@@ -31,26 +33,37 @@ from pathlib import Path
 
 import pandas as pd
 
-from autotune.hardware.target import device_for, resolve_target, target_key, target_threads
-from autotune.model import build_model, compare_model, load_onnx, tune_model
-from autotune.model.build import compile_model
+from autotune.hardware.target import resolve_target, target_key, target_threads
+from autotune.model import build_model, compare_model, load_model_package, load_onnx, tune_model
 from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
 from autotune.model.relax_tuning import relax_tuned_build
 from autotune.search.options import SearchOptions
+
+
+def torchvision_models():
+    """torchvision's ``models`` module; SystemExit (one line, status 2) where it is missing."""
+    # torchvision's compiled ops are built for another torch; the model definitions need
+    # none of them, but importing their meta registrations fails.
+    sys.modules.setdefault("torchvision._meta_registrations",
+                           types.ModuleType("torchvision._meta_registrations"))
+    try:
+        import torchvision  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        fail(f"needs torch and torchvision (pip install torchvision==0.28.0): {err}")
+    return torchvision.models
+
+
+def fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def export_network(name: str, path: Path, seed: int = 0) -> Path:
     """torchvision's ``name`` with random weights and calibrated BatchNorm, as ONNX."""
     import torch  # pylint: disable=import-outside-toplevel
 
-    # torchvision's compiled ops are built for another torch; the model definitions need
-    # none of them, but importing their meta registrations fails.
-    sys.modules.setdefault("torchvision._meta_registrations",
-                           types.ModuleType("torchvision._meta_registrations"))
-    import torchvision  # pylint: disable=import-outside-toplevel
-
     torch.manual_seed(seed)
-    net = getattr(torchvision.models, name)(weights=None)
+    net = torchvision_models().get_model(name, weights=None)
     for module in net.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.momentum = None  # running statistics = the mean over the calibration
@@ -84,19 +97,25 @@ def main() -> None:
     parser.add_argument("--out", default="results")
     args = parser.parse_args()
 
+    names = [n for n in args.networks.split(",") if n]
+    known = set(torchvision_models().list_models(module=torchvision_models()))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        fail(f"unknown torchvision classification model {', '.join(unknown) or '(none given)'}; "
+             f"known: {', '.join(sorted(known))}")
     target = resolve_target("cpu")
     out = Path(args.out) / target_key(target) / "models"
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work)
     command = "python " + " ".join(sys.argv)
-    for name in args.networks.split(","):
+    for name in names:
         model = load_onnx(export_network(name, work / f"{name}.onnx"))
         started = time.monotonic()
         tuning = tune_model(model, target, args.trials, args.log_dir,
                             time_budget=args.time_budget,
                             search=SearchOptions(variants=args.variants))
         tune_s = time.monotonic() - started
-        build_model(model, target, args.log_dir, work / f"{name}-pkg")
+        package = build_model(model, target, args.log_dir, work / f"{name}-pkg")
         trials = sum(r.records for r in tuning.results)  # all in the logs, this run's or not
         relax_trials = trials if args.relax_trials is None else args.relax_trials
         relax_dir = work / f"{name}-relax"
@@ -108,7 +127,7 @@ def main() -> None:
             started = time.monotonic()
             others["tvm-relax-tuned"] = relax_tuned_build(model, target, relax_trials, relax_dir)
             relax_s = time.monotonic() - started
-        table = compare_model(model, target, args.log_dir, others=others)
+        table = compare_model(model, target, others=others, package=package)
         table["network"] = name
         table["kernels"] = len(tuning.workloads)
         table["trials"] = trials
@@ -123,7 +142,7 @@ def main() -> None:
         print(f"{name}: {len(tuning.workloads)} kernels, {trials} trials in "
               f"{tune_s / 60:.1f} min (Relax: {relax_trials} trials in {relax_s / 60:.1f} min)")
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        profile = where_time_goes(model, target, args.log_dir, work)
+        profile = where_time_goes(model, target, package, work)
         profile.to_csv(out / f"{name}-profile.csv", index=False)
         for build, part in profile.groupby("build", sort=False):
             print(f"{name}, {build}, by category (instrumented, us per call):")
@@ -137,11 +156,11 @@ def relax_records(work_dir: Path) -> int:
     return sum(1 for line in path.open() if line.strip()) if path.exists() else 0
 
 
-def where_time_goes(model, target, log_dir, work: Path) -> pd.DataFrame:
-    """The tuned build's profile (kernels, glue, layout transforms) beside ONNX Runtime's."""
-    executable, entries, _ = compile_model(model, target, log_dir)
-    tuned = profile_tvm(executable, model, device_for(target),
-                        [e["symbol"] for e in entries if e["schedule"] == "tuned"])
+def where_time_goes(model, target, package: Path, work: Path) -> pd.DataFrame:
+    """The tuned package's profile (kernels, glue, layout transforms) beside ONNX Runtime's."""
+    pkg = load_model_package(package)
+    tuned = profile_tvm(pkg.module, model, pkg.dev,
+                        [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"])
     ort = profile_onnxruntime(model, target_threads(target), work)
     return pd.concat([tuned.assign(build="tvm-tuned"), ort.assign(build="onnxruntime")],
                      ignore_index=True)

@@ -13,10 +13,12 @@ from autotune.errors import ModelError
 from autotune.hardware.target import device_for, resolve_target, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.store import DEFAULT_LOG_DIR
+from autotune.measure.prepack import Prepack, split
 from autotune.model import onnxruntime_ref
 from autotune.model.glue import schedule_glue
 from autotune.model.kernels import map_workloads, splice
 from autotune.model.onnx_import import OnnxModel, load_onnx
+from autotune.workload import Workload
 
 LIBRARY = "model.so"
 
@@ -28,15 +30,26 @@ def compile_model(
     build, untouched). The ops around the kernels get default parallel schedules (glue.py).
 
     Returns the executable, the manifest entry of each workload, and the calls left to TVM.
+    A kernel that packs its weights into another layout (a channel-blocked variant) packs
+    them in a call of its own, which the build evaluates once where the weights are
+    constants (entry ``weights_packed``), as ONNX Runtime and oneDNN prepack theirs.
     """
     mod = model.relax_module()
     if log_dir is None:
         return tvm.compile(mod, target=target), [], []
     mapping = map_workloads(mod)
     choices = choose_records(mapping.workloads, target, log_dir, fallback)
-    kernels = {wl: c[1].module["main"] for wl, c in choices.items() if c is not None}
+    kernels = {wl: _kernel(*c) for wl, c in choices.items() if c is not None}
     executable = tvm.compile(schedule_glue(splice(mod, kernels), target), target=target)
-    return executable, [kernel_entry(wl, c) for wl, c in choices.items()], mapping.skipped
+    entries = [{**kernel_entry(wl, c), "weights_packed": isinstance(kernels.get(wl), Prepack)}
+               for wl, c in choices.items()]
+    return executable, entries, mapping.skipped
+
+
+def _kernel(variant: Workload, choice) -> tvm.tirx.PrimFunc | Prepack:
+    """The chosen kernel; split in a packing step and the rest where it packs its weights
+    (a constant weight is then packed once, when the build folds constants)."""
+    return split(variant, choice.module) or choice.module["main"]
 
 
 def run_executable(executable, model: OnnxModel, inputs: list[np.ndarray], dev) -> list[np.ndarray]:

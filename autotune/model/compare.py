@@ -1,7 +1,9 @@
 """End-to-end latency of a model: tuned build vs TVM's untuned build vs ONNX Runtime.
 
-All three are timed by ``autotune.measure.protocol`` (warm-up, repeats, rotating input sets) in one
-run, with the same thread count, and each one's outputs are checked against ONNX Runtime.
+All are timed by ``autotune.measure.protocol`` (warm-up, repeats, rotating input sets) in one
+run, with the same thread count, each through the call a user makes (NumPy arrays in,
+NumPy arrays out: a ``ModelPackage`` call for TVM's builds, ``InferenceSession.run`` for
+ONNX Runtime's), and each one's outputs are checked against ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from autotune.hardware.threads import set_threads
 from autotune.logs.store import DEFAULT_LOG_DIR
 from autotune.measure.protocol import Prepared, Protocol, measure
 from autotune.model import onnxruntime_ref
-from autotune.model.build import compile_model, outputs_of
+from autotune.model.build import compile_model
 from autotune.model.onnx_import import OnnxModel, load_onnx
+from autotune.model.package import ModelPackage, load_model_package
 
 
 def compare_model(
@@ -34,9 +37,12 @@ def compare_model(
     fallback: str = "error",
     protocol: Protocol | None = None,
     others: Mapping[str, relax.VMExecutable] | None = None,
+    package: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per implementation: latency stats, speedups, error against ONNX Runtime.
 
+    The tuned build is the package at ``package`` (written by ``build_model`` for this
+    model; then ``log_dir`` and ``fallback`` are not used), else compiled from the logs.
     ``others`` are more builds of the same model to time beside them, by name (for
     example TVM's own Relax tuning, ``autotune.model.relax_tuning``)."""
     model = model if isinstance(model, OnnxModel) else load_onnx(model)
@@ -54,12 +60,20 @@ def compare_model(
     session = onnxruntime_ref.session(model, threads)
     want = onnxruntime_ref.run(session, model, sets[0])
 
-    tuned, entries, _ = compile_model(model, tgt, log_dir, fallback)
+    dev = device_for(tgt)
+    inputs = [i.to_json() for i in model.inputs]
+    if package is not None:
+        tuned = _own_package(package, model)
+        entries = tuned.manifest["kernels"]
+    else:
+        executable, entries, _ = compile_model(model, tgt, log_dir, fallback)
+        tuned = ModelPackage(executable, inputs, dev)
     untuned, _, _ = compile_model(model, tgt, None)
+    builds = {"tvm-tuned": tuned, "tvm-untuned": ModelPackage(untuned, inputs, dev),
+              **{name: ModelPackage(ex, inputs, dev) for name, ex in (others or {}).items()}}
     rows = []
-    builds = {"tvm-tuned": tuned, "tvm-untuned": untuned, **(others or {})}
     for name, prepared in (
-        *((name, _prepare_tvm(ex, sets, device_for(tgt))) for name, ex in builds.items()),
+        *((name, _prepare_package(runner, sets)) for name, runner in builds.items()),
         ("onnxruntime", _prepare_ort(session, model, sets)),
     ):
         prepared.calls[0]()
@@ -86,16 +100,22 @@ def compare_model(
     return table
 
 
-def _prepare_tvm(executable, sets, dev) -> Prepared:
-    vm = relax.VirtualMachine(executable, dev)
-    main = vm["main"]
-    bound = [[tvm.runtime.tensor(x, dev) for x in inputs] for inputs in sets]
-    results: dict[int, object] = {}
+def _own_package(path: str | Path, model: OnnxModel) -> ModelPackage:
+    """The model package at ``path``, which must have been built from ``model``."""
+    pkg = load_model_package(path)
+    if pkg.manifest["model"].get("sha256") != model.sha256:
+        raise ModelError(f"{path} was built from another model than {model.path} "
+                         f"(its manifest names {pkg.manifest['model'].get('file')!r})")
+    return pkg
+
+
+def _prepare_package(runner: ModelPackage, sets) -> Prepared:
+    results: dict[int, list] = {}
 
     def call(i: int):
-        return lambda: results.__setitem__(i, main(*bound[i]))
+        return lambda: results.__setitem__(i, runner(*sets[i]))
 
-    return Prepared([call(i) for i in range(len(sets))], lambda i: outputs_of(results[i]))
+    return Prepared([call(i) for i in range(len(sets))], lambda i: results[i])
 
 
 def _prepare_ort(session, model: OnnxModel, sets) -> Prepared:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import relax
 
+from autotune.measure.prepack import Prepack
 from autotune.model.epilogues import find_chains
 from autotune.workload import Workload
 
+Kernel = tvm.tirx.PrimFunc | Prepack  # a workload's tuned kernel, as splice takes it
 OPAQUE = 8  # tvm.relax's OpPatternKind.kOpaque
 MAPPED_OPS = ("relax.nn.conv2d", "relax.matmul")
 
@@ -128,10 +130,11 @@ def map_workloads(mod: tvm.IRModule, epilogues: bool = True) -> Mapping:
     return found
 
 
-def splice(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc],
+def splice(mod: tvm.IRModule, kernels: dict[Workload, Kernel],
            epilogues: bool = True) -> tvm.IRModule:
     """Legalize ``mod`` with ``kernels[workload]`` for each mapped call (or, with
-    ``epilogues``, each conv and its epilogue) that has one."""
+    ``epilogues``, each conv and its epilogue) that has one: a PrimFunc, or a ``Prepack``
+    (its packing step and the kernel that takes packed weights)."""
     mod = _folded(mod)
     if epilogues:
         mod = _fuse_chains(mod, kernels)
@@ -140,17 +143,30 @@ def splice(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc],
         wl = workload_of(call)
         if not isinstance(wl, Workload) or wl not in kernels:
             return None
-        gv = bb.add_func(_opaque(kernels[wl]), wl.symbol)
-        return relax.call_tir(gv, list(call.args), call.ty)
+        return kernel_call(bb, wl, kernels[wl], list(call.args), call.ty)
 
     return relax.transform.LegalizeOps(_legalize_map(replace))(mod)
+
+
+def kernel_call(bb: relax.BlockBuilder, wl: Workload, kernel: Kernel, args: list,
+                ty) -> relax.Call:
+    """The ``call_tir`` of ``kernel`` for workload ``wl`` on ``args``; a prepacked kernel's
+    packing step is emitted before it, as a call of its own on the weights (which
+    constant folding then evaluates once where they are constants)."""
+    if isinstance(kernel, Prepack):
+        pack = bb.add_func(_opaque(kernel.pack), f"{wl.symbol}_pack")
+        packed = relax.TensorType(kernel.packed.shape, kernel.packed.dtype)
+        args = list(args)
+        args[kernel.weight] = bb.emit(relax.call_tir(pack, [args[kernel.weight]], packed))
+        kernel = kernel.kernel
+    return relax.call_tir(bb.add_func(_opaque(kernel), wl.symbol), args, ty)
 
 
 def _opaque(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
     return func.without_attr("global_symbol").with_attr("op_pattern", OPAQUE)
 
 
-def _fuse_chains(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc]) -> tvm.IRModule:
+def _fuse_chains(mod: tvm.IRModule, kernels: dict[Workload, Kernel]) -> tvm.IRModule:
     """Each conv + epilogue chain whose workload has a kernel, as one call of it."""
     chains = {}
     for final, chain in find_chains(mod).items():
@@ -170,9 +186,8 @@ def _fuse_chains(mod: tvm.IRModule, kernels: dict[Workload, tvm.tirx.PrimFunc]) 
                 super().visit_var_binding_(binding)
                 return
             chain, wl = chains[binding.var]
-            gv = self.builder_.add_func(_opaque(kernels[wl]), wl.symbol)
-            call = self.builder_.normalize(
-                relax.call_tir(gv, chain.args(self.visit_expr), binding.var.ty))
+            call = self.builder_.normalize(kernel_call(
+                self.builder_, wl, kernels[wl], chain.args(self.visit_expr), binding.var.ty))
             self.builder_.emit_normalized(relax.VarBinding(binding.var, call))
 
     fuser = Fuser(mod)

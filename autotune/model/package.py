@@ -18,16 +18,22 @@ from autotune.errors import PackageError
 
 
 class ModelPackage:
-    """A loaded model: ``pkg(*inputs)`` returns the outputs; ``pkg.manifest`` the provenance."""
+    """A loaded model: ``pkg(*inputs)`` returns the outputs; ``pkg.manifest`` the provenance.
 
-    def __init__(self, path: Path, manifest: dict, library: Path, dev) -> None:
+    What is copied: every input once onto the device (the compiled graph assumes TVM's
+    64-byte aligned buffers, which a NumPy array rarely is), and every output once back
+    into a new NumPy array. For a CNN at 224x224 that is well under 1% of a call; the
+    benchmarks time this call, copies included (``autotune.model.compare``)."""
+
+    def __init__(self, module, inputs: list[dict], dev, path: Path | None = None,
+                 manifest: dict | None = None) -> None:
         self.path = path
-        self.manifest = manifest
+        self.manifest = manifest or {}
         self.dev = dev
-        self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in manifest["model"]["inputs"]]
-        with native_stderr_silenced():  # TVM logs one empty "Scope Loaded" line per function
-            module = tvm.runtime.load_module(str(library))
+        self.module = module  # what a Relax VirtualMachine runs (library or executable)
+        self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in inputs]
         self.vm = relax.VirtualMachine(module, dev)
+        self._main = self.vm["main"]
 
     def tensors(self, arrays: tuple[Any, ...]) -> list[tvm.runtime.Tensor]:
         """Check ``arrays`` against the model's inputs and place them on the device."""
@@ -45,7 +51,7 @@ class ModelPackage:
         return tensors
 
     def __call__(self, *arrays: Any) -> list[np.ndarray]:
-        result = self.vm["main"](*self.tensors(arrays))
+        result = self._main(*self.tensors(arrays))
         if isinstance(result, tvm.runtime.Tensor):
             return [result.numpy()]
         return [r.numpy() for r in result]
@@ -56,4 +62,6 @@ def load_model_package(path: str | Path) -> ModelPackage:
     path, manifest, library, dev = open_package(path)
     if manifest.get("kind") != "model":
         raise PackageError(f"{path} holds kernels, not a model: load it with autotune.load_package")
-    return ModelPackage(path, manifest, library, dev)
+    with native_stderr_silenced():  # TVM logs one empty "Scope Loaded" line per function
+        module = tvm.runtime.load_module(str(library))
+    return ModelPackage(module, manifest["model"]["inputs"], dev, path, manifest)

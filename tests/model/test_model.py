@@ -115,6 +115,32 @@ def test_conv_epilogues_become_one_workload_and_one_kernel(tmp_path):
         assert onnxruntime_ref.mismatch(got, want) is None
 
 
+def test_a_blocked_variants_constant_weights_are_packed_once_at_build(tmp_path):
+    from autotune.measure.prepack import split
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+    from autotune.model.kernels import splice
+
+    model = load_onnx(epilogue_model(tmp_path / "ep.onnx"))
+    mod = model.relax_module()
+    plans = {}
+    for wl in map_workloads(mod).workloads:
+        (blocked,) = [v for v in wl.variants() if v.kernel == "conv2d_nchwc"]
+        plans[wl] = split(blocked, tvm.IRModule({"main": blocked.prim_func()}))
+        assert plans[wl] is not None
+    spliced = splice(mod, plans)
+    packs = [gv.name_hint for gv, _ in spliced.functions_items() if gv.name_hint.endswith("_pack")]
+    assert len(packs) == 2  # the two 1x1 convs' weights pack alike: one function
+    assert spliced["main"].script().count("_pack, (metadata") == 3  # a call per conv
+    target = resolve_target("cpu")
+    built = schedule_glue(spliced, target)
+    assert not any(name in built["main"].script() for name in packs)  # folded into constants
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    got = run_executable(tvm.compile(built, target=target), model, x, tvm.cpu())
+    assert onnxruntime_ref.mismatch(got, want) is None
+
+
 def test_unmappable_conv_is_left_to_tvm_with_its_reason(workers, tmp_path):
     model = load_onnx(conv_model(tmp_path / "asym.onnx", [0, 1, 1, 0], [1, 2, 7, 7]))
     mapping = map_workloads(model.relax_module())
@@ -212,12 +238,17 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
     with pytest.raises(PackageError, match="holds a model"):
         autotune.load_package(out)
 
-    # Where the time goes: every tuned kernel is one call per model call.
+    # Where the time goes: every tuned kernel is one call per model call (of the package,
+    # as of a build compiled here).
     from autotune.model.build import compile_model
     from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
 
-    executable, entries, _ = compile_model(tiny, resolve_target("cpu"), logs)
-    profile = profile_tvm(executable, tiny, tvm.cpu(), [e["symbol"] for e in entries], runs=3)
+    entries = pkg.manifest["kernels"]
+    executable, compiled, _ = compile_model(tiny, resolve_target("cpu"), logs)
+    assert compiled == entries
+    profile = profile_tvm(pkg.module, tiny, tvm.cpu(), [e["symbol"] for e in entries], runs=3)
+    assert sorted(profile_tvm(executable, tiny, tvm.cpu(), runs=1)["part"]) == \
+        sorted(profile["part"])
     kernels = profile[profile["category"] == "kernel"]
     assert sorted(kernels["part"]) == sorted(e["symbol"] for e in entries)
     assert (kernels["calls"] == 1).all() and (profile["us"] > 0).all()
@@ -226,14 +257,23 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
     assert ort_profile.set_index("part").loc["Conv", "calls"] == 4
     assert ort_profile["share"].sum() == pytest.approx(1.0)
 
-    table = compare_model(tiny, "cpu", logs)
-    assert list(table["implementation"]) == ["tvm-tuned", "tvm-untuned", "onnxruntime"]
-    assert table["matches_onnxruntime"].all() and (table["median_us"] > 0).all()
-    assert table["tuned_kernels"][0] == "5/5"
-    rows = table.set_index("implementation")
-    for impl in ("tvm-tuned", "tvm-untuned"):
-        assert rows.loc[impl, "speedup_vs_onnxruntime"] == pytest.approx(
-            rows.loc["onnxruntime", "median_us"] / rows.loc[impl, "median_us"])
+    for table in (compare_model(tiny, "cpu", logs),
+                  compare_model(tiny, "cpu", tmp_path / "no-logs-needed", package=out)):
+        assert list(table["implementation"]) == ["tvm-tuned", "tvm-untuned", "onnxruntime"]
+        assert table["matches_onnxruntime"].all() and (table["median_us"] > 0).all()
+        assert table["tuned_kernels"][0] == "5/5"
+        rows = table.set_index("implementation")
+        for impl in ("tvm-tuned", "tvm-untuned"):
+            assert rows.loc[impl, "speedup_vs_onnxruntime"] == pytest.approx(
+                rows.loc["onnxruntime", "median_us"] / rows.loc[impl, "median_us"])
+    other = tmp_path / "other.onnx"
+    import onnx
+
+    proto = onnx.load(str(tiny.path))
+    proto.doc_string = "another model"
+    onnx.save(proto, str(other))
+    with pytest.raises(ModelError, match="built from another model"):
+        compare_model(other, "cpu", package=out)
 
 
 def test_other_builds_are_timed_beside_the_tuned_one(tiny, tmp_path):
