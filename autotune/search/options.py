@@ -16,6 +16,9 @@ from autotune.search.budget import parse_duration
 
 PACKAGED_SEEDS = Path(__file__).parent / "seeds"  # seed logs shipped with autotune
 STRATEGIES = ("autotune", "evolutionary")
+# A model's 31 kernels share batches of 16: evolving MetaSchedule's 512 schedules for each
+# took 52 of a warm batch's 66 s on 2 cores (4 genetic rounds of 13 s).
+POPULATION_PER_CANDIDATE, MIN_POPULATION, MAX_POPULATION = 8, 128, 512
 
 
 @dataclass(frozen=True)
@@ -35,19 +38,28 @@ class SearchOptions:
     # Seed logs transfer falls back on after this target's logs (None: none).
     seed_logs: Path | None = PACKAGED_SEEDS
     # Schedules the evolutionary search samples (and evolves) for every batch: MetaSchedule's
-    # population_size. Sampling them is most of a small batch's cost.
-    population: int = 512
+    # population_size. Sampling and evolving them is most of a small batch's cost. None: 8
+    # per candidate of a batch (MetaSchedule's 512 for its 64), from 128 to 512
+    # (``population_for``).
+    population: int | None = None
 
     def __post_init__(self) -> None:
         if self.trials_per_iter < 1:
             raise AutotuneError(f"trials_per_iter must be >= 1, got {self.trials_per_iter}")
         if self.model_warmup is not None and self.model_warmup < 1:
             raise AutotuneError(f"model_warmup must be >= 1, got {self.model_warmup}")
-        if self.population < 2:
+        if self.population is not None and self.population < 2:
             raise AutotuneError(f"population must be >= 2, got {self.population}")
         if self.strategy not in STRATEGIES:
             raise AutotuneError(f"unknown search strategy {self.strategy!r}; "
                                 f"known: {', '.join(STRATEGIES)}")
+
+
+    def population_for(self, batch: int) -> int:
+        """The population of a search whose batches measure ``batch`` candidates."""
+        if self.population is not None:
+            return self.population
+        return max(MIN_POPULATION, min(MAX_POPULATION, POPULATION_PER_CANDIDATE * batch))
 
 
 @dataclass(frozen=True)

@@ -47,16 +47,24 @@ class ColdStartSearch(PySearchStrategy):
     fitted to this one, they take up to half of each batch until they are used up, and
     once measured, the evolution starts from the best of them as from any record.
 
+    ``siblings``, called before each batch after the first, gives the schedules that the
+    run's other tasks of the same template found since it was last called
+    (``transfer.SiblingDonors``): they go first among the seeds, so what one kernel's
+    search finds is tried on its neighbours within the same run.
+
     ``trials_left`` says how many trials the run's budget has left (all tasks together): a
     batch is cut to it, so the last one does not overshoot the budget.
     """
 
     def __init__(self, cost_model, seeds: Sequence[Trace] = (),
-                 trials_left: Callable[[], int] | None = None, **kwargs) -> None:
+                 trials_left: Callable[[], int] | None = None,
+                 siblings: Callable[[], list[Trace]] | None = None, **kwargs) -> None:
         super().__init__()
         self.cost_model = cost_model
         self.seeds = list(seeds)
         self.trials_left = trials_left
+        self.siblings = siblings
+        self.batches = 0
         self.kwargs = kwargs
         self.context = None
         self.annotations = {}  # the task's target limits, set on seeds (target_annotations)
@@ -83,6 +91,9 @@ class ColdStartSearch(PySearchStrategy):
         left = self.trials_left() if self.trials_left is not None else None
         if left is not None and left <= 0:
             return None
+        if self.batches and self.siblings is not None:
+            self.seeds[:0] = self.siblings()
+        self.batches += 1
         strategy = self.warm if model_ranks(self.cost_model) else self.cold
         candidates = strategy.generate_measure_candidates()
         if candidates and self.seeds:
@@ -110,4 +121,5 @@ class ColdStartSearch(PySearchStrategy):
             strategy.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> ColdStartSearch:
-        return ColdStartSearch(self.cost_model, self.seeds, self.trials_left, **self.kwargs)
+        return ColdStartSearch(self.cost_model, self.seeds, self.trials_left, self.siblings,
+                               **self.kwargs)

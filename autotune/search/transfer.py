@@ -18,6 +18,10 @@ Donors are first the logs of the same target, then the seed logs packaged with a
 validated schedules of long searches, made on another machine of the same target kind), so a first search on a new machine starts from them.
 A seed's time on its own machine says nothing here: it is measured again like any
 candidate, and only this target's measurements enter this target's log.
+
+Within one run of several tasks (a model's kernels, a suite), ``SiblingDonors`` hands each
+task the best schedules its most similar fellow tasks have found so far, so that what one
+kernel's search finds is tried on its neighbours in the same run, not only in the next.
 """
 
 from __future__ import annotations
@@ -152,6 +156,42 @@ def _fastest(entry: LogEntry, limit: int) -> list[Trace]:
     records = db.get_top_k(workload, limit + len(wrong))
     return [r.trace for r in records
             if same_target(r.target, entry.target) and record_id(r) not in wrong][:limit]
+
+
+class SiblingDonors:
+    """The fastest schedules of a run's tasks, for the other tasks of the same template.
+
+    ``routes`` are the run's tasks as (workload module, database) pairs, in the order of
+    ``workloads`` (``RoutedDatabase.routes``). ``fresh(i)`` gives task ``i`` the ``per_donor``
+    fastest traces of each of its ``donors`` most similar fellow tasks that it was not
+    given before: a task that improved hands on its new best, one that did not hands on
+    nothing new.
+    """
+
+    def __init__(self, workloads: list[Workload], routes: list, donors: int = DONOR_LOGS,
+                 per_donor: int = 2) -> None:
+        self.workloads = workloads
+        self.routes = routes
+        self.per_donor = per_donor
+        self.donors = [
+            sorted((j for j, other in enumerate(workloads)
+                    if j != i and other.kernel == wl.kernel and other != wl),
+                   key=lambda j, wl=wl: -similarity(wl, workloads[j]))[:donors]
+            for i, wl in enumerate(workloads)]
+        self.given: list[set[str]] = [set() for _ in workloads]
+
+    def fresh(self, task: int) -> list[Trace]:
+        traces = []
+        for j in self.donors[task]:
+            mod, db = self.routes[j]
+            if not db.has_workload(mod):
+                continue
+            for record in db.get_top_k(db.commit_workload(mod), self.per_donor):
+                key = record_id(record)
+                if key not in self.given[task]:
+                    self.given[task].add(key)
+                    traces.append(record.trace)
+        return traces
 
 
 def measure_candidate(sch: Schedule) -> ms.MeasureCandidate:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import filelock
@@ -42,7 +43,7 @@ from autotune.search.intrinsics import load_tensor_intrinsics
 from autotune.search.options import Budget, SearchOptions
 from autotune.search.scheduler import GradientScheduler
 from autotune.search.strategy import ColdStartSearch
-from autotune.search.transfer import donor_traces, packaged_logs
+from autotune.search.transfer import SiblingDonors, donor_traces, packaged_logs
 from autotune.search.workers import Workers
 from autotune.workload import Workload
 
@@ -308,6 +309,9 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     def disk_low() -> bool:  # a full disk would tear the logs' lines and lose the batch
         return _free_bytes(work_dir) < MIN_FREE_BYTES
 
+    database = RoutedDatabase(entries)
+    siblings = SiblingDonors([e.workload for e in entries], database.routes) \
+        if search.transfer and len(entries) > 1 else None
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     interrupted, restore = _watch_interrupts(progress)
     own = workers is None
@@ -315,7 +319,8 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     try:
         with _quiet_metaschedule_logger():
             ms.tune_tasks(
-                tasks=_tasks(entries, tgt, work_dir, search, cost_model, seeds, trials_left),
+                tasks=_tasks(entries, tgt, work_dir, search, search.population_for(batch),
+                             cost_model, seeds, trials_left, siblings),
                 task_weights=task_weights,
                 work_dir=str(work_dir),
                 max_trials_global=trials,
@@ -323,7 +328,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 builder=workers.builder,
                 cost_model=cost_model,
                 runner=workers.runner,
-                database=RoutedDatabase(entries),
+                database=database,
                 measure_callbacks=[*ms.MeasureCallback.create("default"), bar,
                                    PerTask(events)],
                 task_scheduler=GradientScheduler(
@@ -390,30 +395,33 @@ def _watch_interrupts(progress: bool) -> tuple[list[int], Callable[[], None]]:
     return seen, lambda: signal.signal(signal.SIGINT, previous)
 
 
-def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, cost_model, seeds,
-           trials_left) -> list[ms.TuneContext]:
-    """One MetaSchedule task per log, each with its own logger, random state and seeds."""
+def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, population: int, cost_model,
+           seeds, trials_left, siblings: SiblingDonors | None = None) -> list[ms.TuneContext]:
+    """One MetaSchedule task per log, each with its own logger, random state and seeds
+    (and, given ``siblings``, the run's other tasks' schedules as they are found)."""
     names = [e.workload.key for e in entries]
     loggers = get_loggers_from_work_dir(str(work_dir), names)
     rands = fork_seed(search.seed, n=len(entries))
     return [
         ms.TuneContext(
             mod=e.workload.module(tgt), target=tgt, space_generator="post-order-apply",
-            search_strategy=_strategy(search, cost_model, traces, trials_left),
+            search_strategy=_strategy(search, population, cost_model, traces, trials_left,
+                                      partial(siblings.fresh, i) if siblings else None),
             task_name=name, rand_state=rand, num_threads="physical", logger=logger,
         ).clone()
-        for e, name, logger, rand, traces in zip(entries, names, loggers, rands,
-                                                 seeds or [[]] * len(entries))
+        for i, (e, name, logger, rand, traces) in enumerate(
+            zip(entries, names, loggers, rands, seeds or [[]] * len(entries)))
     ]
 
 
-def _strategy(search: SearchOptions, cost_model, traces, trials_left):
+def _strategy(search: SearchOptions, population: int, cost_model, traces, trials_left,
+              siblings=None):
     """The task's search strategy, as ``search.strategy`` names it."""
-    settings = {"population_size": search.population,
-                "init_min_unmeasured": min(50, search.population)}  # 50: MetaSchedule's
+    settings = {"population_size": population,
+                "init_min_unmeasured": min(50, population)}  # 50: MetaSchedule's
     if search.strategy == "evolutionary":  # MetaSchedule's own, as tune_tir makes it
         return ms.search_strategy.EvolutionarySearch(**settings)
-    return ColdStartSearch(cost_model, traces, trials_left, **settings)
+    return ColdStartSearch(cost_model, traces, trials_left, siblings, **settings)
 
 
 def _progress_bar(entries, total: int | None, progress: bool) -> ProgressBar:

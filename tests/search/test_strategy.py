@@ -28,3 +28,13 @@ def test_first_batch_is_sampled_and_later_ones_evolve(workers, tmp_path, cpu):
     assert len(batches) == 2
     assert "Evolve iter" not in batches[0]  # cold model: random scores, nothing to evolve by
     assert "Evolve iter #3 done" in batches[1]  # 8 measurements: it ranks, so it evolves
+
+
+def test_the_population_follows_the_batch_unless_given():
+    assert SearchOptions().population_for(64) == 512  # MetaSchedule's for its batches of 64
+    assert SearchOptions().population_for(16) == 128  # a model's kernels sharing a budget
+    assert SearchOptions().population_for(1) == 128
+    assert SearchOptions().population_for(200) == 512
+    assert SearchOptions(population=64).population_for(16) == 64
+    with pytest.raises(autotune.AutotuneError, match="population must be >= 2"):
+        SearchOptions(population=1)

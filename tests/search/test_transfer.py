@@ -13,11 +13,13 @@ from tvm.s_tir import meta_schedule as ms
 from tvm_ffi import structural_hash
 
 import autotune
+from autotune.logs.routed import RoutedDatabase
 from autotune.logs.store import LogStore
 from autotune.measure.compile import check_numerics, compile_module, scheduled_module
 from autotune.search.intrinsics import load_tensor_intrinsics
 from autotune.search.options import PACKAGED_SEEDS, SearchOptions
 from autotune.search.transfer import (
+    SiblingDonors,
     donor_traces,
     fit_tiles,
     packaged_logs,
@@ -203,3 +205,28 @@ def test_a_new_workload_tunes_from_a_vectorised_donor(workers, tmp_path, cpu):
                            log_dir=tmp_path, progress=False, workers=workers, search=options)
     # A vector add's space is small: the search may find one new candidate, not two.
     assert result.validated and 1 <= result.trials_run <= 2 and result.records >= 1
+
+
+@pytest.mark.tuning
+def test_a_runs_tasks_hand_their_new_bests_to_similar_tasks(tmp_path, tuned, cpu):
+    donor, log_dir, _ = tuned
+    shutil.copytree(LogStore(log_dir).path(donor, cpu), LogStore(tmp_path).path(donor, cpu))
+    store = LogStore(tmp_path)
+    other = autotune.Workload("conv2d", **OTHER_CONV)
+    gemm = autotune.Workload("gemm", m=8, n=8, k=8)
+    workloads = [donor, other, gemm]
+    routes = RoutedDatabase([store.open(wl, cpu, create=True) for wl in workloads]).routes
+    siblings = SiblingDonors(workloads, routes, per_donor=2)
+    mod, db = routes[0]
+    top = db.get_top_k(db.commit_workload(mod), 3)
+    assert len(top) == 3
+    assert [str(t) for t in siblings.fresh(1)] == [str(r.trace) for r in top[:2]]
+    assert siblings.fresh(1) == []  # nothing new since
+    assert siblings.fresh(2) == []  # another template's schedules are not handed over
+    assert siblings.fresh(0) == []  # the conv of the other shape has found nothing yet
+
+    # The donor finds a schedule faster than all it had: the similar task gets it next.
+    faster = ms.database.TuningRecord(top[2].trace, top[2].workload, [1e-9], cpu,
+                                      top[2].args_info)
+    db.commit_tuning_record(faster)
+    assert [str(t) for t in siblings.fresh(1)] == [str(top[2].trace)]
