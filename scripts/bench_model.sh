@@ -24,5 +24,5 @@ autotune model build "$model" --log-dir "$out/logs" --out "build/sample-small"
 {
     echo "command: ${VARIANTS:+VARIANTS=1 }scripts/bench_model.sh $*"
     echo "tuning: $(( (tuned - started) / 60 )) minutes (--trials $trials --time-budget $budget)"
-    autotune model compare "$model" --log-dir "$out/logs" --out "$dir/sample-small.csv"
+    autotune model compare "$model" --package "build/sample-small" --out "$dir/sample-small.csv"
 } | tee "$dir/sample-small.txt"

@@ -266,6 +266,14 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
         for impl in ("tvm-tuned", "tvm-untuned"):
             assert rows.loc[impl, "speedup_vs_onnxruntime"] == pytest.approx(
                 rows.loc["onnxruntime", "median_us"] / rows.loc[impl, "median_us"])
+    from click.testing import CliRunner
+
+    from autotune.cli import cli
+
+    shown = CliRunner().invoke(cli, ["model", "compare", str(tiny.path), "--package", str(out),
+                                     "--out", str(tmp_path / "compare.csv")])
+    assert shown.exit_code == 0, shown.output
+    assert "tvm-tuned" in shown.output and "tuned kernels 5/5" in shown.output
     other = tmp_path / "other.onnx"
     import onnx
 
