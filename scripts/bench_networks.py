@@ -98,7 +98,8 @@ def main() -> None:
     args = parser.parse_args()
 
     names = [n for n in args.networks.split(",") if n]
-    known = set(torchvision_models().list_models(module=torchvision_models()))
+    models = torchvision_models()
+    known = set(models.list_models(module=models))
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         fail(f"unknown torchvision classification model {', '.join(unknown) or '(none given)'}; "

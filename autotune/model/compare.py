@@ -71,10 +71,12 @@ def compare_model(
     untuned, _, _ = compile_model(model, tgt, None)
     builds = {"tvm-tuned": tuned, "tvm-untuned": ModelPackage(untuned, inputs, dev),
               **{name: ModelPackage(ex, inputs, dev) for name, ex in (others or {}).items()}}
+    feeds = [{info.name: x for info, x in zip(model.inputs, inputs)} for inputs in sets]
     rows = []
     for name, prepared in (
-        *((name, _prepare_package(runner, sets)) for name, runner in builds.items()),
-        ("onnxruntime", _prepare_ort(session, model, sets)),
+        *((name, _prepared(lambda inputs, run=runner: run(*inputs), sets))
+          for name, runner in builds.items()),
+        ("onnxruntime", _prepared(lambda feed: session.run(None, feed), feeds)),
     ):
         prepared.calls[0]()
         got = prepared.output(0)
@@ -109,20 +111,11 @@ def _own_package(path: str | Path, model: OnnxModel) -> ModelPackage:
     return pkg
 
 
-def _prepare_package(runner: ModelPackage, sets) -> Prepared:
+def _prepared(run, args: list) -> Prepared:
+    """``run(args[i])`` as the protocol's call ``i``, its outputs kept for the check."""
     results: dict[int, list] = {}
 
     def call(i: int):
-        return lambda: results.__setitem__(i, runner(*sets[i]))
+        return lambda: results.__setitem__(i, run(args[i]))
 
-    return Prepared([call(i) for i in range(len(sets))], lambda i: results[i])
-
-
-def _prepare_ort(session, model: OnnxModel, sets) -> Prepared:
-    feeds = [{info.name: x for info, x in zip(model.inputs, inputs)} for inputs in sets]
-    results: dict[int, list] = {}
-
-    def call(i: int):
-        return lambda: results.__setitem__(i, session.run(None, feeds[i]))
-
-    return Prepared([call(i) for i in range(len(sets))], lambda i: results[i])
+    return Prepared([call(i) for i in range(len(args))], lambda i: results[i])

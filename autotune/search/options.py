@@ -54,7 +54,6 @@ class SearchOptions:
             raise AutotuneError(f"unknown search strategy {self.strategy!r}; "
                                 f"known: {', '.join(STRATEGIES)}")
 
-
     def population_for(self, batch: int) -> int:
         """The population of a search whose batches measure ``batch`` candidates."""
         if self.population is not None:

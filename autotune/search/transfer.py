@@ -170,7 +170,6 @@ class SiblingDonors:
 
     def __init__(self, workloads: list[Workload], routes: list, donors: int = DONOR_LOGS,
                  per_donor: int = 2) -> None:
-        self.workloads = workloads
         self.routes = routes
         self.per_donor = per_donor
         self.donors = [
