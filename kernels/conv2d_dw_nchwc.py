@@ -17,6 +17,7 @@ from tvm.script import tirx as T
 from autotune.errors import WorkloadError
 from autotune.kernels.conv2d import Conv2d, unpack_nchw
 from autotune.kernels.conv2d_nchwc import channel_block
+from autotune.workload.conv_sketch import blocked_conv_sketches
 
 
 class Conv2dDepthwiseNCHWc(Conv2d):
@@ -31,6 +32,13 @@ class Conv2dDepthwiseNCHWc(Conv2d):
             raise WorkloadError(
                 "conv2d_dw_nchwc is for depthwise convs (groups = c = k), got "
                 f"groups={p['groups']}, c={p['c']}, k={p['k']}")
+
+    def sketches(self, p: dict[str, Any], target):
+        d = self.dims(p)
+        bc = channel_block(d.c)
+        return blocked_conv_sketches(
+            target, out_width=d.ow, channel_blocks=-(-d.c // bc), block=bc, kw=d.kw,
+            dtype=d.dtype, channel_reduction=False, inline_pad=False, input_block="input_pack")
 
     def body(self, p: dict[str, Any]):
         d = self.dims(p)

@@ -15,6 +15,7 @@ from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
 from autotune.kernels.conv2d import Conv2d, pad_nchw, unpack_nchw
+from autotune.workload.conv_sketch import blocked_conv_sketches
 
 
 def channel_block(k: int) -> int:
@@ -42,6 +43,17 @@ class Conv2dNCHWc(Conv2d):
 
     def body(self, p: dict[str, Any]):
         return self._dense(p) if p["groups"] == 1 else self._grouped(p)
+
+    def block(self, p: dict[str, Any]) -> int:
+        """Output channels per block."""
+        return channel_block(p["k"]) if p["groups"] == 1 else group_block(p["k"] // p["groups"])
+
+    def sketches(self, p: dict[str, Any], target):
+        d = self.dims(p)
+        return blocked_conv_sketches(
+            target, out_width=d.ow, channel_blocks=-(-d.k // self.block(p)),
+            block=self.block(p), kw=d.kw, dtype=d.dtype, channel_reduction=True,
+            inline_pad=d.ph == d.pw == 0)
 
     def _grouped(self, p: dict[str, Any]):
         d = self.dims(p)

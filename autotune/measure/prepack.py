@@ -18,7 +18,7 @@ import tvm_ffi
 from tvm import s_tir, tirx
 
 from autotune.workload import Workload
-from autotune.workload.template import TensorSpec
+from autotune.workload.template import TensorSpec, block_names
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def split(workload: Workload, scheduled: tvm.IRModule) -> Prepack | None:
     """``scheduled`` (the workload's tuned module) split into pack and packed kernel; None if
     the template packs no weights or the schedule has no packing block left (inlined)."""
     block = workload.template.weight_pack
-    if block is None or block not in _block_names(scheduled["main"]):
+    if block is None or block not in block_names(scheduled["main"]):
         return None
     weight = workload.template.weights[0]
     template = workload.prim_func()
@@ -67,12 +67,6 @@ def split(workload: Workload, scheduled: tvm.IRModule) -> Prepack | None:
 
 def _root(func: tirx.PrimFunc) -> s_tir.SBlock:
     return func.body.block
-
-
-def _block_names(func: tirx.PrimFunc) -> set[str]:
-    names: set[str] = set()
-    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, lambda b: names.add(b.name_hint) or b)])
-    return names
 
 
 def _written_by(func: tirx.PrimFunc, block: str):

@@ -43,6 +43,7 @@ from autotune.search.intrinsics import load_tensor_intrinsics
 from autotune.search.options import Budget, SearchOptions
 from autotune.search.scheduler import GradientScheduler
 from autotune.search.strategy import ColdStartSearch
+from autotune.search.space import space_generator
 from autotune.search.transfer import SiblingDonors, donor_traces, packaged_logs
 from autotune.search.workers import Workers
 from autotune.workload import Workload
@@ -404,7 +405,7 @@ def _tasks(entries, tgt, work_dir: Path, search: SearchOptions, population: int,
     rands = fork_seed(search.seed, n=len(entries))
     return [
         ms.TuneContext(
-            mod=e.workload.module(tgt), target=tgt, space_generator="post-order-apply",
+            mod=e.workload.module(tgt), target=tgt, space_generator=space_generator(e.workload, tgt),
             search_strategy=_strategy(search, population, cost_model, traces, trials_left,
                                       partial(siblings.fresh, i) if siblings else None),
             task_name=name, rand_state=rand, num_threads="physical", logger=logger,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
@@ -112,6 +113,25 @@ class TensorSpec:
         return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
 
 
+@dataclass(frozen=True)
+class Sketch:
+    """A hand-written design space a template offers: a name and the schedule steps that
+    make it (they may sample decisions, which the search then tunes)."""
+
+    name: str
+    apply: Callable[[Any], None]  # (tvm.s_tir.Schedule) -> None
+
+
+def block_names(func) -> set[str]:
+    """The names of the blocks of a PrimFunc (``tvm.tirx.PrimFunc``)."""
+    import tvm_ffi  # pylint: disable=import-outside-toplevel
+    from tvm import s_tir  # pylint: disable=import-outside-toplevel
+
+    names: set[str] = set()
+    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, lambda b: names.add(b.name_hint) or b)])
+    return names
+
+
 class KernelTemplate(ABC):
     """A parameterised kernel: TVMScript builder plus everything needed to check and rate it.
 
@@ -187,6 +207,11 @@ class KernelTemplate(ABC):
         return [
             rng.uniform(-1.0, 1.0, size=s.shape).astype(s.dtype) for s in self.input_specs(p)
         ]
+
+    def sketches(self, p: dict[str, Any], target) -> list[Sketch]:
+        """Design spaces searched beside MetaSchedule's generic ones on ``target`` (a
+        ``tvm.target.Target``); none unless a template writes its own."""
+        return []
 
     def reduction_length(self, p: dict[str, Any]) -> int:
         """Terms summed into one output element; widens the float tolerance."""

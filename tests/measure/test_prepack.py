@@ -11,6 +11,7 @@ from autotune.measure.alignment import compile_kernels
 from autotune.measure.compile import prepare_packed_call
 from autotune.measure.prepack import split
 from autotune.measure.protocol import input_sets
+from autotune.search.space import space_generator
 from autotune.workload import Workload
 
 # Odd channels (29 output channels: blocks of 16, 3 padded), stride and padding.
@@ -20,8 +21,9 @@ GROUPED = Workload("conv2d_nchwc", c=6, h=9, w=10, k=24, groups=3, padding=1)  #
 
 @pytest.mark.parametrize("workload", [BLOCKED, GROUPED], ids=["padded", "grouped"])
 def test_every_design_space_splits_into_pack_and_packed_kernel(cpu, workload):
-    ctx = ms.TuneContext(mod=workload.module(), target=cpu, space_generator="post-order-apply",
-                         task_name="prepack")
+    """MetaSchedule's generic design spaces and the template's register-tiled sketches."""
+    ctx = ms.TuneContext(mod=workload.module(), target=cpu,
+                         space_generator=space_generator(workload, cpu), task_name="prepack")
     x, w = workload.make_inputs()
     checked = 0
     for sch in ctx.generate_design_space():
@@ -42,7 +44,7 @@ def test_every_design_space_splits_into_pack_and_packed_kernel(cpu, workload):
         np.testing.assert_array_equal(got, want)
         assert workload.check(got, [x, w]) is None
         checked += 1
-    assert checked >= 1
+    assert checked > len(workload.template.sketches(workload.params, cpu)) >= 1
 
 
 def test_templates_without_a_packing_block_do_not_split():

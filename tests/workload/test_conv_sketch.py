@@ -1,0 +1,77 @@
+"""The channel-blocked convs' register-tiled sketches: which tiles, and correct kernels."""
+
+from __future__ import annotations
+
+import pytest
+import tvm
+from tvm import s_tir
+from tvm.s_tir import meta_schedule as ms
+
+from autotune.measure.compile import check_numerics, compile_module
+from autotune.workload import Workload
+from autotune.workload.conv_sketch import ACCUMULATORS, MAX_TAIL_WASTE, conv_tiles
+
+CASES = {
+    # a prime output width (47): every pixel tile but 1 and 47 leaves a predicated tail
+    "prime-width": Workload("conv2d_nchwc", c=5, h=9, w=47, k=41, kh=5, kw=1, padding=(2, 0)),
+    # 1x1 without padding: the padding block is inlined
+    "1x1": Workload("conv2d_nchwc", c=7, h=6, w=10, k=19, kh=1, kw=1),
+    "grouped": Workload("conv2d_nchwc", c=12, h=7, w=9, k=24, kh=3, kw=3, groups=3, padding=1),
+    "epilogue": Workload("conv2d_nchwc", c=6, h=8, w=11, k=21, kh=3, kw=3, stride=2, padding=1,
+                         epilogue="bias+add+relu6"),
+    "depthwise": Workload("conv2d_dw_nchwc", c=20, h=9, w=13, k=20, kh=3, kw=3, groups=20,
+                          padding=1, dilation=2, epilogue="relu"),
+    "batch-tiny": Workload("conv2d_nchwc", n=2, c=5, h=7, w=3, k=3, kh=3, kw=3),
+}
+
+
+@pytest.mark.parametrize("registers", [16, 32])
+def test_tiles_fit_the_registers_and_waste_little(registers):
+    tiles = conv_tiles(out_width=47, channel_blocks=6, block_vectors=2, kw=3,
+                       vector_registers=registers)
+    assert tiles
+    for tile in tiles:
+        assert tile.pixels * tile.blocks * 2 <= ACCUMULATORS[registers]
+        assert 6 % tile.blocks == 0
+        assert -(-47 // tile.pixels) * tile.pixels <= 47 * (1 + MAX_TAIL_WASTE)
+    assert {t.unroll_kw for t in tiles} == {False, True}
+    assert any(47 % t.pixels for t in tiles)  # tiles that do not divide the width are searched
+
+
+def test_avx512_register_file_takes_larger_tiles():
+    largest = {regs: max(t.pixels * t.blocks for t in conv_tiles(47, 6, 2, 3, regs))
+               for regs in (16, 32)}
+    assert largest[32] > largest[16]
+
+
+def test_a_tiny_output_still_gets_a_tile():
+    assert [(t.pixels, t.blocks) for t in conv_tiles(1, 1, 1, 1, 16)] == [(1, 1)]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_sketch_computes_the_conv(cpu, name, tmp_path):
+    """Each sketch (random decisions) builds and matches NumPy; its trace, through a
+    MetaSchedule JSON log, replays to the same kernel on a fresh module."""
+    wl = CASES[name]
+    log = ms.database.JSONDatabase(work_dir=str(tmp_path))
+    workload = log.commit_workload(wl.module(cpu))
+    sketches = wl.template.sketches(wl.params, cpu)
+    assert sketches
+    for i, sketch in enumerate(sketches[:: max(1, len(sketches) // 3)]):
+        sch = s_tir.Schedule(wl.module(cpu), seed=i + 1)
+        sketch.apply(sch)
+        assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None, sketch.name
+        log.commit_tuning_record(ms.database.TuningRecord(sch.trace, workload, [1e-3], cpu))
+        (record,) = ms.database.JSONDatabase(work_dir=str(tmp_path)).get_top_k(workload, 1)
+        replay = s_tir.Schedule(wl.module(cpu))
+        record.trace.apply_to_schedule(replay, remove_postproc=False)
+        tvm.ir.assert_structural_equal(replay.mod, sch.mod)
+        (tmp_path / "database_tuning_record.json").unlink()
+
+
+def test_only_cpus_get_sketches(cpu):
+    wl = CASES["grouped"]
+    assert wl.template.sketches(wl.params, tvm.target.Target({"kind": "cuda", "arch": "sm_90"},
+                                                             host={"kind": "llvm"})) == []
+    assert Workload("conv2d", **CASES["1x1"].params).template.sketches(
+        CASES["1x1"].params, cpu) == []
