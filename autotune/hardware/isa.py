@@ -3,10 +3,11 @@
 The vector width comes from the target's LLVM features (AVX-512, AVX2/AVX, else SSE), the
 FMA datapath per core from the ``mcpu`` (how many bits of FMA a core retires per cycle:
 Zen 5 and Intel's server cores two 512-bit units, Zen 4 and Intel's client AVX-512 cores
-one 512-bit unit's worth, AVX2 cores two 256-bit units), the clock from the kernel's cpufreq
-maximum, or else the nominal ``cpu MHz`` of ``/proc/cpuinfo`` (in a VM, usually the base
-clock: boost clocks can beat this figure). It is the bound no kernel passes at that clock;
-the measured SGEMM rate (``peak.Peaks.gflops``) is the one a real kernel reaches.
+one 512-bit unit's worth, AVX2 cores two 256-bit units), the clock measured with every core
+busy (``autotune.hardware.clock``; in a VM the nominal clock of ``/proc/cpuinfo`` is often
+the base clock, which boosted cores beat), else the kernel's cpufreq maximum, else that
+nominal clock. It is the bound no kernel passes at that clock; the measured SGEMM rate
+(``peak.Peaks.gflops``) is the one a real kernel reaches.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import tvm
+
+from autotune.hardware.clock import measured_clock_ghz
 
 # Bits of float32 FMA a core retires per cycle, by LLVM mcpu (default: two units of the
 # widest vector the target has).
@@ -59,8 +62,12 @@ def vector_bits(target: tvm.target.Target) -> int:
     return 128
 
 
-def clock_ghz() -> tuple[float, str]:
-    """The core clock in GHz and where it was read."""
+def clock_ghz(target: tvm.target.Target | None = None, cores: int = 1) -> tuple[float, str]:
+    """The core clock in GHz and where it was read (measured on ``cores`` busy cores where
+    ``target`` is an x86-64 CPU)."""
+    measured = measured_clock_ghz(target, cores) if target is not None else None
+    if measured:
+        return measured, "measured with every core busy"
     try:
         khz = int(Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
         return khz / 1e6, "cpufreq maximum"
@@ -83,6 +90,6 @@ def isa_peak(target: tvm.target.Target) -> IsaPeak | None:
     fma = FMA_BITS_PER_CYCLE.get(str(target.attrs.get("mcpu", "")), 2 * width)
     fma = min(fma, 2 * width)
     cores = int(target.attrs.get("num-cores", 1) or 1)
-    ghz, source = clock_ghz()
+    ghz, source = clock_ghz(target, cores)
     return IsaPeak(gflops=cores * (fma // 32) * 2 * ghz, vector_bits=width,
                    fma_bits_per_cycle=fma, cores=cores, ghz=ghz, clock_source=source)
