@@ -6,7 +6,12 @@ deadline is checked where the next task is chosen: once it has passed (and every
 its first batch), no task is chosen, and MetaSchedule joins the running batch and ends
 every task itself. The choice of task is
 that of TVM's ``GradientBased`` scheduler (round robin first, then the largest expected
-latency gain, weighted).
+latency gain, weighted), with one change for layout variants: tasks that compute the same
+workload (a ``group``) count only through the fastest of them, so a variant's gain is
+discounted by how far it is behind its group's best, ``(group best / its best) ** 4``
+(1 for the leader; 0.41 for a variant 25% slower, 0.06 for one twice as slow). TVM's gain
+grows with a task's latency, which would otherwise hand most of a workload's budget to its
+slowest variant.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ class GradientScheduler(PyTaskScheduler):
     def __init__(self, progress: Callable[[int], tuple[int, float]], seconds: float | None = None,
                  alpha: float = 0.2, window: int = 3, seed: int | None = None,
                  charge: Callable[[int, float], None] | None = None,
-                 stop: Callable[[], bool] | None = None) -> None:
+                 stop: Callable[[], bool] | None = None,
+                 groups: list[int] | None = None) -> None:
         """``progress(task_id)`` gives a task's measured trials so far and its best seconds
         (MetaSchedule's task records do not expose their latencies to Python).
         ``charge(task_id, seconds)`` is told the time of each batch (its search, build and
         measurement: from its task's choice to the next choice), before that batch's
         results are joined; first-round batches are joined only in the second round.
-        Once ``stop()`` is true (Ctrl-C) no task is chosen, not even for a first batch."""
+        Once ``stop()`` is true (Ctrl-C) no task is chosen, not even for a first batch.
+        ``groups[task_id]``: the workload a task computes (variants share one; None: every
+        task its own)."""
         super().__init__()
         self.progress = progress
         self.charge = charge
@@ -47,6 +55,7 @@ class GradientScheduler(PyTaskScheduler):
         self.started = time.monotonic()
         self.rounds = 0
         self.history: dict[int, list[float]] = {}
+        self.groups = groups
 
     def expired(self) -> bool:
         return self.seconds is not None and time.monotonic() - self.started >= self.seconds
@@ -96,4 +105,12 @@ class GradientScheduler(PyTaskScheduler):
             return -1e9
         g1 = (best[n - 1 - w] - best[-1]) / w if n >= 1 + w else 0.0
         g2 = best[-1] / n
-        return (self.alpha * g1 + (1 - self.alpha) * g2) * weight
+        return (self.alpha * g1 + (1 - self.alpha) * g2) * weight * self._behind(task_id)
+
+    def _behind(self, task_id: int) -> float:
+        """``(group best / task best) ** 4``: 1 for the fastest task of its group."""
+        if self.groups is None:
+            return 1.0
+        group = self.groups[task_id]
+        bests = [h[-1] for i, h in self.history.items() if self.groups[i] == group and h]
+        return (min(bests) / self.history[task_id][-1]) ** 4

@@ -172,8 +172,9 @@ def tune_budget(
             seeds = _seeds(store, tgt, entries, search, progress) if search.transfer else None
             task_weights = [float((weights or {}).get(wl, 1.0))
                             for wl, group in zip(workloads, groups) for _ in group]
+            task_groups = [i for i, group in enumerate(groups) for _ in group]
             ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
-                          progress, workers, task_weights)
+                          progress, workers, task_weights, task_groups)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
     if not search.variants:
@@ -278,10 +279,12 @@ def batch_size(trials_per_iter: int, trials: int, tasks: int) -> int:
 
 
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
-            progress: bool, workers: Workers | None, task_weights: list[float]) -> list[int]:
+            progress: bool, workers: Workers | None, task_weights: list[float],
+            task_groups: list[int]) -> list[int]:
     """One MetaSchedule task per log, one budget, each task's records into its own log,
     built and measured by ``workers`` (None: workers of its own, stopped at the end); the
-    scheduler weighs each task's expected gain by ``task_weights``.
+    scheduler weighs each task's expected gain by ``task_weights``, and the variants of one
+    workload (the same ``task_groups`` number) through the fastest of them.
 
     Returns the trials measured into each log.
     """
@@ -335,7 +338,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 task_scheduler=GradientScheduler(
                     lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
                     charge=lambda i, s: events[i].charge(s),
-                    stop=lambda: bool(interrupted) or disk_low()),
+                    stop=lambda: bool(interrupted) or disk_low(), groups=task_groups),
             )
         if interrupted:
             raise KeyboardInterrupt
