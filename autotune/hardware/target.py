@@ -55,9 +55,16 @@ def resolve_target(spec: str | dict | tvm.target.Target) -> tvm.target.Target:
     if not isinstance(spec, dict):
         raise TargetError(f"target must be a string or a JSON object, got {type(spec).__name__}")
     try:
-        return tvm.target.Target(spec)
+        target = tvm.target.Target(spec)
     except Exception as err:  # TVM raises several error types for bad configs
         raise TargetError(f"TVM rejected the target {json.dumps(spec)}: {_first_line(err)}") from None
+    if target.kind.name not in ("llvm", "cuda"):
+        raise TargetError(f"target kind {target.kind.name!r} is not supported: use 'llvm' "
+                          "(CPUs) or 'cuda' (NVIDIA GPUs)")
+    cores = target.attrs.get("num-cores")
+    if cores is not None and int(cores) < 1:
+        raise TargetError(f"target num-cores must be >= 1, got {int(cores)}")
+    return target
 
 
 def _host_json() -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from autotune.errors import AutotuneError
@@ -25,6 +26,6 @@ def parse_duration(text: str | float | int) -> float:
                     f"time budget {text!r} is not a duration: write e.g. 8h, 45m, 1h30m or 90s"
                 ) from None
             seconds = sum(float(n) * _UNIT[u] for n, u in parts)
-    if seconds <= 0:
-        raise AutotuneError(f"time budget must be positive, got {text!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise AutotuneError(f"time budget must be a positive, finite duration, got {text!r}")
     return seconds

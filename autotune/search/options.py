@@ -13,6 +13,7 @@ from pathlib import Path
 from autotune.errors import AutotuneError
 from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
 from autotune.search.budget import parse_duration
+from autotune.workload.template import INT32_MAX
 
 PACKAGED_SEEDS = Path(__file__).parent / "seeds"  # seed logs shipped with autotune
 STRATEGIES = ("autotune", "evolutionary")
@@ -44,6 +45,11 @@ class SearchOptions:
     population: int | None = None
 
     def __post_init__(self) -> None:
+        if self.seed is not None and not 0 <= self.seed <= INT32_MAX:
+            raise AutotuneError(f"seed must be between 0 and {INT32_MAX}, got {self.seed}")
+        for name in ("trials_per_iter", "model_warmup", "population"):
+            if (getattr(self, name) or 0) > INT32_MAX:
+                raise AutotuneError(f"{name} must be at most {INT32_MAX}, got {getattr(self, name)}")
         if self.trials_per_iter < 1:
             raise AutotuneError(f"trials_per_iter must be >= 1, got {self.trials_per_iter}")
         if self.model_warmup is not None and self.model_warmup < 1:
@@ -72,8 +78,10 @@ class Budget:
     log_dir: Path = field(default=Path(DEFAULT_LOG_DIR))
 
     def __post_init__(self) -> None:
-        if self.trials is not None and self.trials < 0:
-            raise AutotuneError(f"trials must be >= 0, got {self.trials}")
+        if self.trials is not None and not 0 <= self.trials <= INT32_MAX:
+            raise AutotuneError(f"trials must be between 0 and {INT32_MAX}, got {self.trials}")
+        if not str(self.log_dir).strip():
+            raise AutotuneError("the log directory is an empty path")
         if self.time_budget is not None:
             object.__setattr__(self, "time_budget", parse_duration(self.time_budget))
         object.__setattr__(self, "log_dir", Path(self.log_dir))

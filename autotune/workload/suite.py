@@ -15,17 +15,21 @@ Format::
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from autotune.errors import AutotuneError, WorkloadError
 from autotune.workload import Workload
+from autotune.workload.template import INT32_MAX
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 SUITE_DIR = Path(__file__).parent / "suites"
 
@@ -62,7 +66,10 @@ def load_suite(spec: str | Path) -> Suite:
                 f"no suite file {spec!r}; shipped suites: {', '.join(shipped) or 'none'}"
             )
         path = shipped[str(spec)]
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise AutotuneError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -77,6 +84,9 @@ def load_suite(spec: str | Path) -> Suite:
         entries = []
     for index, entry in enumerate(entries):
         where = f"{path}:{lines[index] if index < len(lines) else '?'}: workload {index + 1}"
+        if not isinstance(entry, dict):
+            errors.append(f"{where}: expected a [[workload]] table, got {entry!r}")
+            continue
         params = dict(entry)
         kernel = params.pop("kernel", None)
         trials = _trials(params.pop("trials", None), where, errors)
@@ -85,21 +95,26 @@ def load_suite(spec: str | Path) -> Suite:
             continue
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         try:
-            items.append(SuiteItem(Workload(kernel, **params), trials or default_trials))
+            items.append(SuiteItem(Workload(kernel, **params),
+                                   default_trials if trials is None else trials))
         except WorkloadError as err:
             errors.append(f"{where}: {err}")
     keys = [item.workload.key for item in items]
     errors += [f"{path}: workload {k} is listed twice" for k in sorted({k for k in keys
                                                                         if keys.count(k) > 1})]
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        errors.append(f"{path}: name must be letters, digits, '.', '_' or '-' (it names the "
+                      f"result files), not starting with '.', got {name!r}")
     if errors:
         raise AutotuneError(f"{len(errors)} error(s) in suite:\n" + "\n".join(errors))
-    return Suite(str(data.get("name", path.stem)), path, items)
+    return Suite(name, path, items)
 
 
 def _trials(value, where: str, errors: list[str]) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        errors.append(f"{where}: trials must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT32_MAX:
+        errors.append(f"{where}: trials must be an integer from 0 to {INT32_MAX}, got {value!r}")
         return None
     return value

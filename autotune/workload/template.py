@@ -13,6 +13,9 @@ import numpy as np
 from autotune.errors import WorkloadError
 
 DTYPES = ("float32", "float16")
+# TVM's 32-bit limits: a buffer's elements (indexed with int32 unless told otherwise), and
+# MetaSchedule's trial counts and seeds.
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,13 @@ class KernelTemplate(ABC):
             )
         parsed = {p.name: p.parse(raw.get(p.name)) for p in self.params}
         self.check(parsed)
+        for what, spec in [*((f"input {i}", s) for i, s in enumerate(self.input_specs(parsed))),
+                           ("the output", self.output_spec(parsed))]:
+            elements = int(np.prod(spec.shape, dtype=object))
+            if elements > INT32_MAX:
+                raise WorkloadError(
+                    f"{what} of {self.name} would have {elements:,} elements: TVM indexes "
+                    f"buffers with 32-bit integers (at most {INT32_MAX:,})")
         return parsed
 
     def check(self, p: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import pandas as pd
@@ -39,6 +40,27 @@ def test_shipped_suites_load():
     assert {2, 3} <= {s for x in p for s in x["stride"]}
     assert any(2 in x["dilation"] for x in p) and any(x["n"] > 1 for x in p)
     assert any(x["kh"] == x["kw"] == 1 and x["c"] % 2 for x in p)
+
+
+@pytest.mark.parametrize("text,message", [
+    (b'workload = [1, 2]\n', "workload 1: expected a [[workload]] table, got 1"),
+    (b'workload = ["a"]\n', "expected a [[workload]] table, got 'a'"),
+    (b'name = "x\xff"\n', "not UTF-8 text"),
+    (b'name = "../../x"\n[[workload]]\nkernel = "add"\nn = 8\n', "name must be letters"),
+    (b'trials = 99999999999999999\n[[workload]]\nkernel = "add"\nn = 8\n',
+     "trials must be an integer from 0 to 2147483647"),
+])
+def test_malformed_suites_are_one_error(tmp_path, text, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(text)
+    with pytest.raises(AutotuneError, match=re.escape(message)):
+        load_suite(bad)
+
+
+def test_a_workload_given_zero_trials_gets_zero(tmp_path):
+    suite = tmp_path / "zero.toml"
+    suite.write_text('trials = 5\n[[workload]]\nkernel = "add"\nn = 8\ntrials = 0\n')
+    assert [item.trials for item in load_suite(suite).items] == [0]
 
 
 def test_suite_errors_are_all_reported_with_lines(tmp_path):

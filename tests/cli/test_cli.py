@@ -52,6 +52,19 @@ BAD = [
     (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1h"], "no ONNX model at"),
     (["model", "tune", "/nonexistent/m.onnx", "--time-budget", "1x"], "'1x' is not a duration"),
     (["logs", "show", "gemm-m3-n4-k5-float32", "--log-dir", "/nonexistent"], "no log for workload"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", '{"kind": "llvm", "num-cores": -1}'],
+     "target num-cores must be >= 1, got -1"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--target", '{"kind": "c"}'],
+     "target kind 'c' is not supported"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--trials", "99999999999999999999999"],
+     "trials must be between 0 and 2147483647"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--seed", "-1"], "seed must be between 0 and"),
+    (["tune", "add", "n=99999999999999999999999"], "input 0 of add would have 99,999,"),
+    (["tune", "gemm", "m=100000", "n=100000", "k=100000"],
+     "would have 10,000,000,000 elements: TVM indexes buffers with 32-bit integers"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--time-budget", "nan"], "positive, finite duration"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--time-budget", "inf"], "positive, finite duration"),
+    (["tune", "gemm", "m=3", "n=4", "k=5", "--log-dir="], "the log directory is an empty path"),
 ]
 
 
