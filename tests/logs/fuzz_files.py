@@ -5,7 +5,7 @@ workload's log for the host CPU, PACKAGE that workload's exported package. Each 
 them under WORK, applies one seeded damage (a truncation, flipped bytes, blank lines, a
 repeated or deleted line, a JSON value of another type, an empty or deleted file, bytes
 that are not UTF-8) to one file, then runs ``logs list``, ``tune --trials 0`` and ``export``
-through the CLI (every fifth case: those compile) or ``load_package`` and a call. Each must
+through the CLI (every eighth case: those compile) or ``load_package`` and a call. Each must
 end in success or in one line on stderr with exit status 2, and every record line the
 damage left intact must still be counted. The driver prints ``case N ...`` before each case,
 so a crash names the case it died in; it exits 1 on the first broken promise.
@@ -143,7 +143,7 @@ def main(log_root: str, package: str, work: str, seed: int, cases: int) -> int:
         else:
             logs = str(root / "logs")
             _clean(runner.invoke(cli, ["logs", "list", "--log-dir", logs]), f"case {case} list")
-            if case % 5 == 0:
+            if case % 8 == 0:
                 _clean(runner.invoke(cli, ["tune", *_cli_args(wl), "--trials", "0", "--log-dir",
                                            logs, "--quiet"]), f"case {case} tune")
                 _clean(runner.invoke(cli, ["export", wl.key, "--log-dir", logs, "--out",
