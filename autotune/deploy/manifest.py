@@ -36,9 +36,10 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
     if not manifest_file.is_file():
         raise PackageError(f"{path} is not a package: {MANIFEST} is missing")
     try:
-        manifest = json.loads(manifest_file.read_text())
-    except json.JSONDecodeError as err:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise PackageError(f"{manifest_file} is not valid JSON: {err}") from None
+    check_fields(manifest, manifest_file)
     if manifest.get("format", 1) > MANIFEST_FORMAT:
         raise PackageError(f"{manifest_file} is package format {manifest['format']}, newer "
                            f"than this autotune reads ({MANIFEST_FORMAT}); upgrade autotune")
@@ -49,9 +50,62 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
             f"checksum mismatch for {library}: manifest says {manifest['sha256'][:12]}..., "
             f"file has {digest[:12]}...; the library was modified or corrupted"
         )
-    target = tvm.target.Target(manifest["target"])
+    try:
+        target = tvm.target.Target(manifest["target"])
+    except Exception as err:  # noqa: BLE001 - TVM raises several types for a bad target
+        raise PackageError(f"{manifest_file}: 'target' is not a target TVM accepts: "
+                           f"{str(err).strip().splitlines()[0] if str(err).strip() else err}") from None
     _check_cpu(manifest)
     return path, manifest, library, _check_device(target)
+
+
+def check_fields(manifest, file: Path) -> None:
+    """PackageError naming the first field of a manifest whose type is not what a package's
+    loader reads (a manifest may come from anyone: every field is checked before use)."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise PackageError(f"{file}: {what}")
+
+    def integer(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def spec(value) -> bool:
+        return (isinstance(value, dict) and isinstance(value.get("dtype"), str)
+                and isinstance(value.get("shape"), list)
+                and all(integer(d) and d >= 0 for d in value["shape"]))
+
+    need(isinstance(manifest, dict), "not a JSON object")
+    need(integer(manifest.get("format", 1)), "'format' must be an integer")
+    need(isinstance(manifest.get("sha256"), str), "'sha256' must be a string")
+    target = manifest.get("target")
+    need(isinstance(target, dict) and isinstance(target.get("kind"), str)
+         and isinstance(target.get("host", {}), dict), "'target' must be a target JSON object")
+    features = manifest.get("cpu_features", [])
+    need(isinstance(features, list) and all(isinstance(f, str) for f in features),
+         "'cpu_features' must be a list of strings")
+    alignment = manifest.get("input_alignment", 64)
+    need(integer(alignment) and alignment >= 0, "'input_alignment' must be a non-negative integer")
+    if manifest.get("kind") == "model":
+        model = manifest.get("model")
+        need(isinstance(model, dict) and isinstance(model.get("inputs"), list),
+             "'model' must hold a list of 'inputs'")
+        return
+    kernels = manifest.get("kernels")
+    need(isinstance(kernels, list), "'kernels' must be a list")
+    for i, entry in enumerate(kernels):
+        need(isinstance(entry, dict) and isinstance(entry.get("key"), str)
+             and isinstance(entry.get("symbol"), str), f"kernels[{i}] needs a 'key' and a 'symbol'")
+        need(isinstance(entry.get("inputs"), list) and all(spec(x) for x in entry["inputs"])
+             and spec(entry.get("output")), f"kernels[{i}]: malformed 'inputs' or 'output'")
+        weights = entry.get("weights") or []
+        need(isinstance(weights, list) and all(integer(w) for w in weights),
+             f"kernels[{i}]: 'weights' must be a list of input numbers")
+        plan = entry.get("prepack")
+        need(plan is None or (isinstance(plan, dict) and integer(plan.get("input"))
+                              and spec(plan.get("packed")) and isinstance(plan.get("pack"), str)
+                              and isinstance(plan.get("kernel"), str)),
+             f"kernels[{i}]: malformed 'prepack'")
 
 
 def _check_cpu(manifest: dict) -> None:

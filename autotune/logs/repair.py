@@ -91,9 +91,19 @@ def repair(path: Path, workload: Workload, target: tvm.target.Target) -> int:
 
 
 def _lines(file: Path) -> list[str]:
+    """The file's non-blank lines; a line that is not UTF-8 is shown with its bad bytes
+    replaced and a trailing U+FFFD, so it never parses as JSON (it is damaged)."""
     if not file.exists():
         return []
-    return [ln for ln in file.read_text(encoding="utf-8", errors="replace").split("\n") if ln.strip()]
+    lines = []
+    for raw in file.read_bytes().split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("utf-8", errors="replace") + "\ufffd")
+    return lines
 
 
 def _blank(file: Path) -> bool:

@@ -191,6 +191,8 @@ def read_meta(meta_file: Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LogError(f"{meta_file} is not valid JSON ({err}); move the folder away or "
                        "delete it") from None
+    except OSError as err:
+        raise LogError(f"{meta_file} cannot be read: {err.strerror or err}") from None
     if not (isinstance(meta, dict) and isinstance(meta.get("workload"), dict)
             and isinstance(meta.get("target"), dict)
             and isinstance(meta.get("format", 1), int)):

@@ -161,6 +161,7 @@ def _check_records_kept(log_root: Path, wl, target, name: str, path: Path,
     if name == "meta.json":
         try:
             read_meta(path)
+            LogStore(log_root).open(wl, target)
         except AutotuneError:
             return
     if name == RECORDS:

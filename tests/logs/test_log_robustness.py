@@ -70,6 +70,23 @@ def test_damaged_record_lines_are_set_aside_with_file_and_line(tuned, cpu, tmp_p
     assert len(ms.database.JSONDatabase(work_dir=str(entry.path)).get_all_tuning_records()) == n + 1
 
 
+@pytest.mark.parametrize("name", [WORKLOADS, RECORDS])
+def test_a_line_that_is_not_utf8_is_damage(tuned, cpu, tmp_path, name):
+    """A flipped byte inside a JSON string can leave valid JSON but not UTF-8 (found by
+    the fuzz test: ``logs list`` died with a UnicodeDecodeError)."""
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    file = entry.path / name
+    data = bytearray(file.read_bytes())
+    data[data.index(b'"', data.index(b'"') + 1) - 1] = 0xB0  # inside the first string
+    file.write_bytes(bytes(data))
+    with pytest.warns(LogDamageWarning, match=f"{file}:1: damaged line"):
+        db = entry.database()
+    kept = result.records - (name == RECORDS)
+    assert len(db.get_all_tuning_records()) == kept
+    assert [e.workload.key for e in store.entries(cpu)] == [wl.key]
+
+
 def test_damaged_workload_line_is_rewritten_and_records_kept(tuned, cpu, tmp_path):
     store, wl, result = _copy(tuned, tmp_path)
     entry = store.open(wl, cpu)
