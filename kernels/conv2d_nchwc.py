@@ -49,16 +49,15 @@ class Conv2dNCHWc(Conv2d):
         return channel_block(p["k"]) if p["groups"] == 1 else group_block(p["k"] // p["groups"])
 
     def sketches(self, p: dict[str, Any], target):
-        d = self.dims(p)
+        d, bk = self.dims(p), self.block(p)
         return blocked_conv_sketches(
-            target, out_width=d.ow, channel_blocks=-(-d.k // self.block(p)),
-            block=self.block(p), kw=d.kw, dtype=d.dtype, channel_reduction=True,
-            inline_pad=d.ph == d.pw == 0)
+            target, out_width=d.ow, channel_blocks=-(-d.k // bk), block=bk, kw=d.kw,
+            dtype=d.dtype, channel_reduction=True, inline_pad=d.ph == d.pw == 0)
 
     def _grouped(self, p: dict[str, Any]):
         d = self.dims(p)
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
-        bk = group_block(kg)
+        bk = self.block(p)
         kb, per_group = k // bk, kg // bk  # blocks in all, blocks in a group
         pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 
@@ -89,7 +88,7 @@ class Conv2dNCHWc(Conv2d):
     def _dense(self, p: dict[str, Any]):
         d = self.dims(p)
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = d
-        bk = channel_block(k)
+        bk = self.block(p)
         kb = -(-k // bk)
         pad, unpack = pad_nchw(d), unpack_nchw(d, k, bk)
 

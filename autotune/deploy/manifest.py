@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tvm
 
-from autotune.errors import PackageError
+from autotune.errors import PackageError, first_line
 
 LIBRARY = "kernels.so"
 MANIFEST = "manifest.json"
@@ -54,7 +54,7 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
         target = tvm.target.Target(manifest["target"])
     except Exception as err:  # noqa: BLE001 - TVM raises several types for a bad target
         raise PackageError(f"{manifest_file}: 'target' is not a target TVM accepts: "
-                           f"{str(err).strip().splitlines()[0] if str(err).strip() else err}") from None
+                           f"{first_line(err)}") from None
     _check_cpu(manifest)
     return path, manifest, library, _check_device(target)
 
