@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from autotune.errors import AutotuneError
+from autotune.errors import AutotuneError, Interrupted
 from autotune.logs.store import DEFAULT_LOG_DIR
 from autotune.search.options import STRATEGIES, Budget, SearchOptions
 
@@ -105,7 +105,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 class AutotuneCli(click.Group):
     """The command group; its ``main`` turns every error a user can cause into one line on
-    stderr and exit status 2 (``aborted`` and 130 on Ctrl-C), in a shell and under
+    stderr and exit status 2 (``interrupted...`` and 130 on Ctrl-C), in a shell and under
     ``click.testing.CliRunner`` alike."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
@@ -114,8 +114,9 @@ class AutotuneCli(click.Group):
         try:
             code = super().main(args, prog_name or "autotune", complete_var,
                                 standalone_mode=False, obj={"argv": args}, **extra)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
+        except click.exceptions.Abort as err:  # Ctrl-C: a search says what its logs kept
+            said = err.__cause__ if isinstance(err.__cause__, Interrupted) else "interrupted"
+            click.echo(str(said), err=True)
             sys.exit(130)
         except click.ClickException as err:
             click.echo(f"error: {err.format_message()}", err=True)
@@ -430,7 +431,7 @@ def model_compare(model_file, target, log_dir, fallback, package, out) -> None:
 
 
 def main() -> None:
-    """The ``autotune`` console script. After Ctrl-C ("aborted", status 130) the process
+    """The ``autotune`` console script. After Ctrl-C ("interrupted...", status 130) the process
     ends at once: what the search wrote is closed, and TVM's objects are not torn down
     (tearing them down mid-search has crashed the interpreter)."""
     try:

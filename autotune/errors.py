@@ -25,6 +25,10 @@ class ModelError(AutotuneError):
     """An ONNX model that cannot be read, imported or built."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C ended a search; its message says what the logs kept."""
+
+
 def first_line(err: BaseException) -> str:
     """The first non-blank line of an error's message (its type's name if it has none)."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]

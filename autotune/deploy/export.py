@@ -9,6 +9,7 @@ from pathlib import Path
 import tvm
 
 from autotune.atomic import replacing, write_json
+from autotune.deploy.linker import link_failure, linker_for
 from autotune.deploy.manifest import LIBRARY, MANIFEST, MANIFEST_FORMAT, required_cpu_features
 from autotune.deploy.package import native_stderr_silenced
 from autotune.errors import AutotuneError, LogError
@@ -86,13 +87,18 @@ def write_package(
 ) -> Path:
     """Export ``executable`` as ``out/<library>`` and write the manifest with ``fields``."""
     out = Path(out)
+    fcompile = linker_for(target)
     out.mkdir(parents=True, exist_ok=True)
     name, library = library, out / library
     # Write beside, then rename: a process that has the old library loaded keeps its
     # mapping intact (overwriting a mapped .so in place crashes it), and a crash mid-export
     # leaves the old package whole.
-    with replacing(library) as partial, native_stderr_silenced():
-        executable.export_library(str(partial))  # Relax executables log an empty line a function
+    try:
+        with replacing(library) as partial, native_stderr_silenced():
+            # Relax executables log an empty line a function
+            executable.export_library(str(partial), fcompile=fcompile)
+    except RuntimeError as err:  # the linker's failure, as TVM reports it
+        raise link_failure(err, library) from None
     manifest = {
         "format": MANIFEST_FORMAT,
         "library": name,

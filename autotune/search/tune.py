@@ -22,7 +22,7 @@ from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 from tvm.s_tir.schedule import ScheduleError
 
 from autotune.baselines import baselines_for
-from autotune.errors import AutotuneError, LogError, WorkloadError, first_line
+from autotune.errors import AutotuneError, Interrupted, LogError, WorkloadError, first_line
 from autotune.hardware.target import (
     device_for,
     resolve_target,
@@ -341,7 +341,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                     stop=lambda: bool(interrupted) or disk_low(), groups=task_groups),
             )
         if interrupted:
-            raise KeyboardInterrupt
+            raise _interrupted(gained())
         if disk_low():
             raise LogError(
                 f"only {_free_bytes(work_dir) >> 20} MiB left on the disk of {work_dir}: the "
@@ -349,7 +349,9 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 "some space and run it again to continue")
     except Exception as err:
         if interrupted:  # TVM's FFI hands a Ctrl-C in native code back as a bare error
-            raise KeyboardInterrupt from None
+            raise _interrupted(gained()) from None
+        if database.failed is not None:  # a record not written whole: the disk filled up
+            raise database.failed from None
         if isinstance(err, ScheduleError):  # no trial ran: a template no rule can sketch
             raise WorkloadError(
                 f"MetaSchedule cannot build a design space for "
@@ -363,6 +365,12 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         if own:
             workers.close()
     return gained()
+
+
+def _interrupted(gained: list[int]) -> Interrupted:
+    return Interrupted(
+        f"interrupted: {sum(gained)} trial(s) of this run are kept in the log"
+        f"{'s' if len(gained) > 1 else ''}; run the same command again to continue")
 
 
 def _schedule_error(err: ScheduleError) -> str:

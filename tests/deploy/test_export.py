@@ -214,3 +214,28 @@ def test_layout_variants_share_the_budget_and_the_fastest_serves(workers, cpu, t
     (store.path(wl, cpu) / "variant.json").write_text(json.dumps({"winner": other}))
     out = autotune.export([wl], cpu, tmp_path, tmp_path / "pkg2")
     assert json.loads((out / "manifest.json").read_text())["kernels"][0]["variant"] == other
+
+
+def test_a_package_that_cannot_be_linked_is_one_error_and_no_library(tuned, cpu, tmp_path,
+                                                                      monkeypatch):
+    """Another architecture with no cross compiler on PATH, and a linker that fails (a full
+    disk): each is one PackageError, and no library, whole or partial, is left behind."""
+    import autotune.deploy.linker as linker
+
+    wl, log_dir, _result = tuned
+    monkeypatch.setattr(linker.shutil, "which", lambda name: None)
+    foreign = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "num-cores": 2}
+    with pytest.raises(PackageError, match=r"aarch64-linux-gnu on this .* install a cross"):
+        autotune.export([wl], foreign, log_dir, tmp_path / "arm", fallback="default")
+    assert not list((tmp_path / "arm").glob("*"))
+
+    def full_disk(*_args, **_kwargs):
+        raise RuntimeError("Compilation error:\n/usr/bin/ld: final link failed: No space left "
+                           "on device\ncollect2: error: ld returned 1 exit status\n")
+
+    monkeypatch.setattr(tvm.runtime.Executable, "export_library", full_disk)
+    with pytest.raises(PackageError) as failed:
+        autotune.export([wl], cpu, log_dir, tmp_path / "full")
+    assert str(failed.value) == (f"cannot write {tmp_path / 'full' / 'kernels.so'}: "
+                                 "/usr/bin/ld: final link failed: No space left on device")
+    assert not list((tmp_path / "full").glob("*"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import filelock
@@ -226,7 +228,10 @@ def test_ctrl_c_is_one_line_and_stops_every_worker(cpu, tmp_path):
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "aborted" and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"interrupted: \d+ trial\(s\) of this run are kept in the log; run the "
+                        r"same command again to continue", last), err
+    assert "Traceback" not in err, err
     _gone, alive = psutil.wait_procs(workers_started, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
     entry = LogStore(log_dir).open(wl, cpu)
@@ -384,3 +389,39 @@ def test_a_disk_running_full_stops_the_search_between_batches(workers, cpu, tmp_
     entry = LogStore(tmp_path).open(wl, cpu)
     records = len(entry.database().get_all_tuning_records())
     assert trials_done(path) == 4 and records == 4  # every trial counted has its record
+
+
+@pytest.mark.tuning
+def test_a_record_not_written_whole_ends_the_search_and_is_cut_off(workers, cpu, tmp_path,
+                                                                     monkeypatch):
+    """A disk that fills in the middle of a batch: MetaSchedule's append is torn (here: the
+    fifth record's line is reported without its newline). The torn bytes are cut off, the
+    search stops with one error, and the log counts no trial whose record it lacks, so the
+    next run measures the lost ones again."""
+    import autotune.logs.routed as routed
+
+    wl = autotune.Workload("gemm", m=7, n=9, k=5)
+    path = LogStore(tmp_path).path(wl, cpu)
+    checks = []
+    real = routed._last_byte
+
+    def torn_after_four(file):
+        if file.name == RECORDS:
+            checks.append(file)
+            return b"}" if len(checks) == 5 else real(file)
+        return real(file)
+
+    monkeypatch.setattr(routed, "_last_byte", torn_after_four)
+    with pytest.raises(AutotuneError, match=r"could not be written to .*database_tuning_record"):
+        autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False, workers=workers,
+                      search=SearchOptions(trials_per_iter=8, seed=0, population=64))
+    monkeypatch.setattr(routed, "_last_byte", real)
+    entry = LogStore(tmp_path).open(wl, cpu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LogDamageWarning)  # nothing torn is left behind
+        records = len(entry.database().get_all_tuning_records())
+    assert records == 4 and trials_done(path) <= records
+    result = autotune.tune(wl, cpu, trials=12, log_dir=tmp_path, progress=False,
+                           workers=workers,
+                           search=SearchOptions(trials_per_iter=8, seed=0, population=64))
+    assert result.validated and trials_done(path) >= 12 and result.records >= trials_done(path)
