@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,19 @@ from autotune.workload.suite import Suite
 
 
 def write_tables(results: pd.DataFrame, curves: pd.DataFrame, out: Path, name: str) -> list[Path]:
-    """``name``.csv, .parquet and -curves.csv under ``out``."""
+    """``name``.csv and ``name``-curves.csv under ``out``, and ``name``.parquet where
+    pyarrow is installed (the ``parquet`` extra; a one-line note on stderr otherwise)."""
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / f"{name}.csv", out / f"{name}.parquet", out / f"{name}-curves.csv"]
+    files = [out / f"{name}.csv", out / f"{name}-curves.csv"]
     results.to_csv(files[0], index=False)
-    results.to_parquet(files[1], index=False)
-    curves.to_csv(files[2], index=False)
+    curves.to_csv(files[1], index=False)
+    try:
+        results.to_parquet(out / f"{name}.parquet", index=False)
+    except ImportError:
+        print(f"note: {name}.parquet skipped: pyarrow is not installed (pip install "
+              "'autotune[parquet]'); the CSV holds the same table", file=sys.stderr)
+    else:
+        files.append(out / f"{name}.parquet")
     return files
 
 

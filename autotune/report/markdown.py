@@ -53,6 +53,9 @@ def read_table(source: Table, what: str) -> pd.DataFrame:
             return pd.read_parquet(path)
     except pd.errors.EmptyDataError:  # What pandas writes for a table without columns.
         return pd.DataFrame()
+    except ImportError:  # Parquet without pyarrow
+        raise AutotuneError(f"reading {path} needs pyarrow: pip install 'autotune[parquet]', "
+                            "or give the .csv written beside it") from None
     except (OSError, ValueError) as exc:
         raise AutotuneError(f"cannot read the {what} file {path}: {exc}") from exc
     raise AutotuneError(f"the {what} file {path} is neither .csv nor .parquet.")

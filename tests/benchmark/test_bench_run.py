@@ -145,4 +145,22 @@ def test_bench_table_reuses_the_log(tuned, cpu, tmp_path):
     results, curves_back = load_results([out.files[0]])
     pd.testing.assert_frame_equal(results[table.columns], table, check_dtype=False)
     assert len(curves_back) == len(out.curves)
-    assert pd.read_parquet(out.files[1]).shape == table.shape
+    assert pd.read_parquet(out.files[2]).shape == table.shape
+
+
+def test_without_pyarrow_the_csv_is_written_and_parquet_skipped(tmp_path, monkeypatch, capsys):
+    """The core install has no pyarrow: the tables are CSV, with one line saying so."""
+    import sys
+
+    from autotune.benchmark.table import write_tables
+
+    table = pd.DataFrame({"workload": ["a", "b"], "latency_us": [1.5, 2.0]})
+    with monkeypatch.context() as patch:
+        for name in ("pyarrow", "pyarrow.parquet"):
+            patch.setitem(sys.modules, name, None)  # import pyarrow fails, as uninstalled
+        files = write_tables(table, pd.DataFrame({"trial": [1]}), tmp_path, "suite")
+    assert [f.name for f in files] == ["suite.csv", "suite-curves.csv"]
+    assert not (tmp_path / "suite.parquet").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(files[0]), table)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "suite.parquet skipped: pyarrow is not installed" in err[0]
