@@ -25,6 +25,8 @@ _EXPORTS = {
     "Budget": "autotune.search.options",
     "export": "autotune.deploy.export",
     "load_package": "autotune.deploy",
+    "inspect": "autotune.inspection.kernel",
+    "inspect_package": "autotune.inspection.kernel",
     "templates": "autotune.workload.registry",
     "resolve_target": "autotune.hardware.target",
     "AutotuneError": "autotune.errors",

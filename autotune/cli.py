@@ -282,6 +282,60 @@ def report(tables, out) -> None:
     click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.argument("what")
+@click.argument("key", required=False)
+@TARGET
+@LOG_DIR
+@click.option("--record", help="A record id, or its first characters (`autotune logs show` "
+                                "lists them); default: the fastest validated record.")
+@click.option("--diff", "other", metavar="ID2",
+              help="Another record id: both schedules and loop nests side by side.")
+@click.option("--llvm", "code", flag_value="llvm", help="Also print the kernel's LLVM IR.")
+@click.option("--asm", "code", flag_value="asm",
+              help="Also print the kernel's assembly (its CUDA source on GPUs).")
+@click.option("--no-script", is_flag=True, help="Leave out the scheduled TVMScript.")
+def show(what, key, target, log_dir, record, other, code, no_script) -> None:
+    """What the tuner found for WHAT, a workload key (or WHAT a package folder and KEY one of
+    its kernels): latency and verdict, the schedule in words, the loop nest, the scheduled
+    TVMScript, and on CPUs a summary of the compiled kernel's assembly."""
+    from autotune.inspection.kernel import diff, inspect, inspect_package
+
+    if Path(what).is_dir():
+        if not key:
+            raise click.UsageError("give the KEY of one of the package's kernels")
+        if record or other:
+            raise click.UsageError("--record and --diff read logs; a package holds one record")
+        click.echo(inspect_package(what, key, code=code).render(script=not no_script))
+        return
+    if key:
+        raise click.UsageError(f"{what} is not a package folder; give one workload key")
+    view = inspect(what, target, log_dir, record=record, code=code)
+    if other:
+        click.echo(diff(view, inspect(what, target, log_dir, record=other)))
+        return
+    click.echo(view.render(script=not no_script))
+
+
+@cli.command()
+@LOG_DIR
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between refreshes.")
+@click.option("--once", is_flag=True, help="Print the table once and exit.")
+@click.option("--plots", type=click.Path(file_okay=False),
+              help="Also keep curves-trials.png and curves-time.png in this folder up to date.")
+def watch(log_dir, interval, once, plots) -> None:
+    """The searches under a log directory, live: trials, best latency and GFLOP/s, speedup
+    over the fastest library when the run timed one, and the best-so-far curve. Reads the
+    events files only: watching never slows or locks a search. Ctrl-C ends it."""
+    from autotune.report.watch import watch as watch_logs
+
+    try:
+        watch_logs(log_dir, interval=interval, once=once, plots=plots)
+    except KeyboardInterrupt:
+        pass
+
+
 @cli.group()
 def logs() -> None:
     """Inspect and maintain tuning logs."""

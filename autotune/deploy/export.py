@@ -14,7 +14,7 @@ from autotune.deploy.manifest import LIBRARY, MANIFEST, MANIFEST_FORMAT, require
 from autotune.deploy.package import native_stderr_silenced
 from autotune.errors import AutotuneError, LogError
 from autotune.hardware.target import resolve_target, target_json, target_key
-from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
+from autotune.logs.store import DEFAULT_LOG_DIR, LogStore, trace_json
 from autotune.measure.alignment import compile_kernels, input_alignment
 from autotune.measure.compile import default_module
 from autotune.measure.prepack import split
@@ -128,6 +128,8 @@ def kernel_entry(wl: Workload, chosen: Variant | None) -> dict:
         "schedule": "tuned" if choice else "default",
         "variant": variant.key if variant else None,
         "record": choice.rid if choice else None,
+        # the schedule, as MetaSchedule's trace JSON: `autotune show PACKAGE KEY` reads it
+        "trace": trace_json(choice.record.trace) if choice else None,
         "tuning_latency_s": choice.tuning_seconds if choice else None,
         "validated": choice is not None,
     }

@@ -33,16 +33,7 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
     """
     path = Path(path)
     manifest_file = path / MANIFEST
-    if not manifest_file.is_file():
-        raise PackageError(f"{path} is not a package: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PackageError(f"{manifest_file} is not valid JSON: {err}") from None
-    check_fields(manifest, manifest_file)
-    if manifest.get("format", 1) > MANIFEST_FORMAT:
-        raise PackageError(f"{manifest_file} is package format {manifest['format']}, newer "
-                           f"than this autotune reads ({MANIFEST_FORMAT}); upgrade autotune")
+    manifest = read_manifest(path)
     library = _library(path, manifest.get("library"))
     digest = hashlib.sha256(library.read_bytes()).hexdigest()
     if digest != manifest["sha256"]:
@@ -57,6 +48,22 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
                            f"{first_line(err)}") from None
     _check_cpu(manifest)
     return path, manifest, library, _check_device(target)
+
+
+def read_manifest(path: str | Path) -> dict:
+    """A package's manifest, its fields checked (nothing loaded, no checksum verified)."""
+    manifest_file = Path(path) / MANIFEST
+    if not manifest_file.is_file():
+        raise PackageError(f"{path} is not a package: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PackageError(f"{manifest_file} is not valid JSON: {err}") from None
+    check_fields(manifest, manifest_file)
+    if manifest.get("format", 1) > MANIFEST_FORMAT:
+        raise PackageError(f"{manifest_file} is package format {manifest['format']}, newer "
+                           f"than this autotune reads ({MANIFEST_FORMAT}); upgrade autotune")
+    return manifest
 
 
 def check_fields(manifest, file: Path) -> None:

@@ -73,8 +73,11 @@ def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
 class EventLog(PyMeasureCallback):
     """Appends one line per measured candidate to ``<log>/events.jsonl``."""
 
-    def __init__(self, path: Path, workload_key: str, planned: int, *, shared: bool = False) -> None:
-        """``shared``: the run tunes other logs too; the clock runs only on ``charge``."""
+    def __init__(self, path: Path, workload_key: str, planned: int, *, shared: bool = False,
+                 reference: tuple[str, float] | None = None) -> None:
+        """``shared``: the run tunes other logs too; the clock runs only on ``charge``.
+        ``reference``: the fastest library's name and a quick time of it, when known (the
+        start event keeps it, for ``autotune watch``)."""
         super().__init__()
         self.shared = shared
         self.charged = 0.0
@@ -85,8 +88,11 @@ class EventLog(PyMeasureCallback):
         finite = [e["run_s"] for e in past if e.get("run_s")]
         self.best = min(finite, default=math.inf)
         self.started = time.perf_counter()
-        self._write({"event": "start", "workload": workload_key, "planned": planned,
-                     "trials_before": self.trial})
+        start = {"event": "start", "workload": workload_key, "planned": planned,
+                 "trials_before": self.trial}
+        if reference:
+            start["reference"] = {"library": reference[0], "latency_s": reference[1]}
+        self._write(start)
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
         for built, ran in zip(builder_results, runner_results):

@@ -238,3 +238,23 @@ def record_id(record: ms.database.TuningRecord) -> str:
     return hashlib.sha256(str(record.trace).encode()).hexdigest()[:16]
 
 
+
+
+def trace_json(trace: tvm.s_tir.schedule.Trace) -> list:
+    """A schedule trace as plain JSON, as MetaSchedule's log holds it
+    (``Trace.apply_json_to_schedule`` replays it)."""
+
+    def plain(value):
+        if isinstance(value, tvm.tirx.IntImm):  # booleans too, as 1 and 0 (as the log has them)
+            return int(value.value)
+        if isinstance(value, tvm.tirx.FloatImm):
+            return float(value.value)
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "Array":
+            return [plain(v) for v in value]
+        if isinstance(value, dict) or type(value).__name__ == "Map":
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, bool):
+            return int(value)
+        return value if value is None or isinstance(value, (int, float)) else str(value)
+
+    return plain(trace.as_json())

@@ -301,7 +301,8 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     if len(entries) > 1:
         work_dir = Path(entries[0].path).parent / "_suite"
         work_dir.mkdir(exist_ok=True)
-    events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1) for e in entries]
+    events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1,
+                       reference=bar.reference) for e in entries]
     before = [log.trial for log in events]
 
     def gained() -> list[int]:  # trials measured into each log by this run so far
