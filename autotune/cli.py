@@ -299,7 +299,7 @@ def show(what, key, target, log_dir, record, other, code, no_script) -> None:
     """What the tuner found for WHAT, a workload key (or WHAT a package folder and KEY one of
     its kernels): latency and verdict, the schedule in words, the loop nest, the scheduled
     TVMScript, and on CPUs a summary of the compiled kernel's assembly."""
-    from autotune.inspection.kernel import diff, inspect, inspect_package
+    from autotune.inspection.kernel import diff_views, inspect, inspect_package
 
     if Path(what).is_dir():
         if not key:
@@ -312,7 +312,7 @@ def show(what, key, target, log_dir, record, other, code, no_script) -> None:
         raise click.UsageError(f"{what} is not a package folder; give one workload key")
     view = inspect(what, target, log_dir, record=record, code=code)
     if other:
-        click.echo(diff(view, inspect(what, target, log_dir, record=other)))
+        click.echo(diff_views(view, inspect(what, target, log_dir, record=other)))
         return
     click.echo(view.render(script=not no_script))
 

@@ -34,6 +34,7 @@ def write_tables(results: pd.DataFrame, curves: pd.DataFrame, out: Path, name: s
     try:
         results.to_parquet(out / f"{name}.parquet", index=False)
     except ImportError:
+        (out / f"{name}.parquet").unlink(missing_ok=True)  # never beside a newer CSV
         print(f"note: {name}.parquet skipped: pyarrow is not installed (pip install "
               "'autotune[parquet]'); the CSV holds the same table", file=sys.stderr)
     else:

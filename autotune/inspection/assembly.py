@@ -83,10 +83,13 @@ def _instruction(line: str) -> tuple[str, str] | None:
 def _loop(function: str, first: int, body: list) -> LoopSummary:
     ins = [i for i in body if i]
     vector = [(m, _operands(ops)) for m, ops in ins if m.startswith("v")]
-    loads = [m for m, ops in vector if len(ops) > 1 and any("(" in op for op in ops[:-1])]
+    loads = [(m, ops) for m, ops in vector if len(ops) > 1 and any("(" in op for op in ops[:-1])]
+    # a broadcast load, or an AVX-512 operand broadcast from memory: (%rax){1to16}
+    broadcasts = [m for m, ops in loads if m.startswith("vbroadcast")
+                  or any("{1to" in op for op in ops)]
     stores = [m for m, ops in vector if len(ops) > 1 and "(" in ops[-1]]
     return LoopSummary(function, first + 1, len(ins), _width(ins), sum(_is_fma(m) for m, _ in ins),
-                       len(loads), len(stores), sum(m.startswith("vbroadcast") for m in loads))
+                       len(loads), len(stores), len(broadcasts))
 
 
 def _operands(text: str) -> list[str]:

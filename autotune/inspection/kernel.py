@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from autotune.inspection.assembly import AsmSummary, summarize_asm
 from autotune.inspection.schedule import describe_trace, loop_nest, side_by_side, template_blocks
 from autotune.logs.store import DEFAULT_LOG_DIR, LogStore, record_id, record_seconds
 from autotune.measure.compile import compile_module, scheduled_module
-from autotune.measure.validate import best_variant
+from autotune.measure.validate import recorded_winner
 from autotune.workload import Workload
 
 CODES = ("llvm", "asm")
@@ -42,10 +43,9 @@ class KernelView:
 
     def render(self, script: bool = True) -> str:
         """The view as text: a header, the schedule, the loop nest, then code if asked."""
-        latency = f"{self.latency_s * 1e6:.2f} us" if self.latency_s else "not measured"
         head = [f"{self.workload} on {self.target}",
                 f"record {self.record} from {self.source}",
-                f"latency while tuning: {latency}; {self.verdict}"]
+                f"latency while tuning: {_us(self.latency_s)}; {self.verdict}"]
         if self.served_by != self.workload:
             head.insert(1, f"served by the layout variant {self.served_by}")
         parts = ["\n".join(head), _section("schedule", self.schedule),
@@ -68,19 +68,16 @@ def inspect(workload: Workload | str, target="cpu", log_dir: str | Path = DEFAUL
     tgt = resolve_target(target)
     wl = Workload.from_key(workload) if isinstance(workload, str) else workload
     store = LogStore(log_dir)
-    if record is None:
-        chosen = best_variant(store, wl, tgt)
-        if chosen is None:
-            raise LogError(f"no validated record for {wl.key} on {target_key(tgt)} under "
-                           f"{log_dir}; tune it first, or name a record with --record")
-        variant, choice = chosen
-        found, module = choice.record, choice.module
-    else:
-        variant, found = _find_record(store, wl, tgt, record)
-        module = scheduled_module(variant, found)
+    variant, found = (_serving(store, wl, tgt, log_dir) if record is None
+                      else _find_record(store, wl, tgt, record))
     entry = store.open(variant, tgt)
     rid = record_id(found)
     seconds = record_seconds(found)
+    try:
+        module = scheduled_module(variant, found)
+    except Exception as err:  # noqa: BLE001 - a record this TVM no longer applies
+        raise LogError(f"record {rid} of {variant.key} does not apply to its template: "
+                       f"{first_line(err)}") from None
     return _view(wl, variant, tgt, str(entry.path), rid,
                  seconds if math.isfinite(seconds) else None,
                  _verdict(entry.verdicts().get(rid)), found.trace, module, code)
@@ -117,13 +114,13 @@ def inspect_package(path: str | Path, key: str, code: str | None = None) -> Kern
         trace = sch.trace
     except Exception as err:  # noqa: BLE001 - a trace that does not replay on this template
         raise PackageError(f"the trace of {key} in {path} does not apply to {variant.key}: "
-                           f"{str(err).strip().splitlines()[-1]}") from None
+                           f"{first_line(err)}") from None
     verdict = "validated against NumPy at export" if entry.get("validated") else "not validated"
     return _view(wl, variant, tgt, f"package {path}", str(entry.get("record")),
                  entry.get("tuning_latency_s"), verdict, trace, sch.mod, code)
 
 
-def diff(a: KernelView, b: KernelView, width: int | None = None) -> str:
+def diff_views(a: KernelView, b: KernelView, width: int | None = None) -> str:
     """Two views' schedules and loop nests side by side."""
     width = width or shutil.get_terminal_size((160, 40)).columns
     titles = (f"{a.record} ({_us(a.latency_s)})", f"{b.record} ({_us(b.latency_s)})")
@@ -140,16 +137,57 @@ def _view(wl, variant, tgt, source, rid, latency, verdict, trace, module, code) 
         record=rid, latency_s=latency, verdict=verdict, trace=lines,
         schedule=describe_trace(lines, template_blocks(variant.module(tgt))),
         loops=loop_nest(module.script(show_meta=False)), script=module.script(show_meta=False))
-    if tgt.kind.name == "llvm":
+    if tgt.kind.name != "llvm" and not code:
+        return view
+    try:
         compiled = compile_module(module, tgt)
-        view.asm = summarize_asm(compiled.inspect_source("asm"))
+    except Exception as err:  # noqa: BLE001 - a schedule this TVM no longer builds
+        raise LogError(f"record {rid} of {variant.key} does not build: {first_line(err)}") \
+            from None
+    if tgt.kind.name == "llvm":
+        if _x86(tgt):  # the summary reads x86 assembly
+            view.asm = summarize_asm(compiled.inspect_source("asm"))
         if code:
             view.code = compiled.inspect_source("ll" if code == "llvm" else "asm")
-    elif code:  # a GPU kernel: its generated source (CUDA C) stands for assembly
-        compiled = compile_module(module, tgt)
+    else:  # a GPU kernel: its generated source (CUDA C) stands for assembly
         device = [m for m in compiled.imports if m.kind != "llvm"]
         view.code = (device[0] if device else compiled).inspect_source()
     return view
+
+
+def _x86(tgt: tvm.target.Target) -> bool:
+    triple = str(tgt.attrs.get("mtriple") or "")
+    return triple.startswith(("x86_64", "i686", "i386")) or (
+        not triple and platform.machine().lower() in ("x86_64", "amd64"))
+
+
+def _serving(store: LogStore, wl: Workload, tgt, log_dir) -> tuple[Workload, object]:
+    """The record that serves ``wl``, read-only (nothing is validated or written): in each
+    variant's log the fastest record with a passing verdict, else the fastest not yet
+    validated (never one that failed); the recorded winning variant's, else the fastest."""
+    found = {}
+    for variant in wl.variants():
+        try:
+            entry = store.open(variant, tgt)
+        except LogError:
+            continue
+        verdicts = entry.verdicts()
+        records = sorted((r for r in entry.database().get_all_tuning_records()
+                          if str(r.target) == str(tgt)
+                          and math.isfinite(record_seconds(r))), key=record_seconds)
+        ok = [r for r in records if verdicts.get(record_id(r), {}).get("ok")]
+        unchecked = [r for r in records if record_id(r) not in verdicts]
+        if ok or unchecked:
+            found[variant.key] = (variant, (ok or unchecked)[0], bool(ok))
+    if not found:
+        raise LogError(f"no usable record for {wl.key} on {target_key(tgt)} under {log_dir}; "
+                       "tune it first, or name a record with --record")
+    winner = recorded_winner(store, wl, tgt)
+    if winner in found:
+        variant, record, _ok = found[winner]
+    else:  # validated ones first, then the fastest
+        variant, record, _ok = min(found.values(), key=lambda v: (not v[2], record_seconds(v[1])))
+    return variant, record
 
 
 def _find_record(store: LogStore, wl: Workload, tgt, prefix: str):

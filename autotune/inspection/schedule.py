@@ -11,8 +11,12 @@ import tvm
 
 _ASSIGN = re.compile(r"^([\w, ]+?) = sch\.(\w+)\((.*)\)$")
 _CALL = re.compile(r"^sch\.(\w+)\((.*)\)$")
-_QUERIES = {"get_sblock", "get_loops", "get_child_blocks", "get_producers", "get_consumers",
-            "annotate", "unannotate", "enter_postproc"}
+# Calls after which a block's loops are no longer the template's: through the loops they
+# take, or the block they move or rewrite.
+_RESHAPE_LOOPS = {"split", "fuse", "reorder", "loop_partition", "merge"}
+_RESHAPE_BLOCK = {"compute_at", "reverse_compute_at", "transform_layout", "reindex",
+                  "blockize", "tensorize", "transform_block_layout", "pad_einsum",
+                  "rolling_buffer", "decompose_padding"}
 
 
 @dataclass(frozen=True)
@@ -20,9 +24,9 @@ class Block:
     """A block of the template before any schedule: its loops (name, extent), outermost
     first, and the buffers it reads and writes."""
 
-    loops: list[tuple[str, int]]
-    reads: list[str]
-    writes: list[str]
+    loops: tuple[tuple[str, int], ...]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
 
 
 def template_blocks(mod: tvm.IRModule) -> dict[str, Block]:
@@ -32,8 +36,9 @@ def template_blocks(mod: tvm.IRModule) -> dict[str, Block]:
     for rv in sch.get_child_blocks(sch.get_sblock("root")):
         block = sch.get(rv)
         blocks[block.name_hint] = Block(
-            [(sch.get(lp).loop_var.name, int(sch.get(lp).extent)) for lp in sch.get_loops(rv)],
-            [r.source.name for r in block.reads], [w.source.name for w in block.writes])
+            tuple((sch.get(lp).loop_var.name, int(sch.get(lp).extent))
+                  for lp in sch.get_loops(rv)),
+            tuple(r.source.name for r in block.reads), tuple(w.source.name for w in block.writes))
     return blocks
 
 
@@ -44,31 +49,39 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
     names: dict[str, str] = {}  # loop variable -> original loop name (extent)
     values: dict[str, str] = {}  # sampled categorical variable -> its value
     sampled: dict[str, str] = {}  # tile-size variable -> its value
-    said, reshaped = [], False
+    owner: dict[str, str] = {}  # loop variable -> the block it was fetched for
+    reshaped: set[str] = set()  # blocks whose loops are no longer the template's
+    said = []
     for line in lines:
-        match = _ASSIGN.match(line)
-        outs, call, args = ((match.group(1).replace(" ", "").split(","), match.group(2),
-                             match.group(3)) if match else ([], *(_CALL.match(line) or
-                                                                 re.match("()()", "")).groups()))
+        outs, call, args = _parse(line)
         kw = {k: v.strip('"') for k, v in _keywords(args).items()}
+        if call in _RESHAPE_LOOPS:
+            reshaped |= {owner.get(v, "") for v in re.findall(r"\bl\d+\b", args)}
+        elif call in _RESHAPE_BLOCK:
+            reshaped.add(blocks.get(kw.get("block"), ""))
         if call == "get_sblock":
             blocks[outs[0]] = kw.get("name", "?")
-        elif call == "get_loops" and not reshaped:
-            block = template.get(blocks.get(kw.get("block")))
-            for out, (name, extent) in zip(outs, block.loops if block else []):
-                names[out] = f"{name} ({extent})"
+        elif call == "get_loops":
+            name = blocks.get(kw.get("block"), "")
+            owner.update(dict.fromkeys(outs, name))
+            block = template.get(name) if name not in reshaped else None
+            for out, (loop, extent) in zip(outs, block.loops if block else []):
+                names[out] = f"{loop} ({extent})"
         elif call == "split":  # TVM names the parts j_0, j_1...
             loop = names.get(kw.get("loop"), kw.get("loop"))
             factors = kw.get("factors", "[]").strip("[]").split(", ")
             if not all(f in sampled for f in factors):  # a fixed split (a hand-written sketch)
                 said.append(f"split {loop}: "
                             + " x ".join(sampled.get(f, "?" if f == "None" else f) for f in factors))
+            owner.update(dict.fromkeys(outs, owner.get(kw.get("loop"), "")))
             if kw.get("loop") in names:
                 names.update({out: f"{loop.split(' ')[0]}_{k}" for k, out in enumerate(outs)})
         elif call == "fuse":
             parts = [names.get(v.strip(), v.strip()).split(" ")[0]
                      for v in args.split(",") if "=" not in v]
             names[outs[0]] = "_".join(parts) + "_fused"
+            owner[outs[0]] = owner.get(re.findall(r"\bl\d+\b", args)[0], "") \
+                if re.findall(r"\bl\d+\b", args) else ""
         elif call == "sample_perfect_tile":
             decision = kw.get("decision", "[]").strip("[]").split(", ")
             sampled.update(zip(outs, decision))
@@ -94,12 +107,22 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
         elif call in ("compute_at", "reverse_compute_at"):
             said.append(f"compute block {blocks.get(kw.get('block'), '?')} inside loop "
                         f"{names.get(kw.get('loop'), kw.get('loop'))}")
+        elif call == "bind":
+            said.append(f"bind {names.get(kw.get('loop'), kw.get('loop'))} to "
+                        f"{kw.get('thread_axis', '?')}")
         elif call in ("decompose_reduction", "tensorize", "blockize", "transform_layout",
-                      "storage_align", "set_scope", "bind"):
+                      "storage_align", "set_scope"):
             said.append(f"{call.replace('_', ' ')} {blocks.get(kw.get('block'), '')}".strip())
-        if call and call not in _QUERIES and not call.startswith("sample_"):
-            reshaped = True  # loops fetched from here on are not the template's
     return said
+
+
+def _parse(line: str) -> tuple[list[str], str, str]:
+    """A trace line's assigned variables, schedule call and its arguments."""
+    if match := _ASSIGN.match(line):
+        return match.group(1).replace(" ", "").split(","), match.group(2), match.group(3)
+    if match := _CALL.match(line):
+        return [], match.group(1), match.group(2)
+    return [], "", ""
 
 
 def _annotation(kw: dict[str, str], values: dict[str, str], blocks: dict[str, str]) -> list[str]:

@@ -64,7 +64,7 @@ def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
             "latency_us": [e["run_s"] * 1e6 if e.get("run_s") else np.nan for e in trials],
         }
     )
-    frame["best_us"] = frame["latency_us"].cummin()
+    frame["best_us"] = frame["latency_us"].cummin().ffill()  # a failed trial keeps the best
     frame["best_gflops"] = flops / (frame["best_us"] * 1e-6) / 1e9
     return frame
 
@@ -73,12 +73,16 @@ def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
 class EventLog(PyMeasureCallback):
     """Appends one line per measured candidate to ``<log>/events.jsonl``."""
 
-    def __init__(self, path: Path, workload_key: str, planned: int, *, shared: bool = False,
-                 reference: tuple[str, float] | None = None) -> None:
-        """``shared``: the run tunes other logs too; the clock runs only on ``charge``.
-        ``reference``: the fastest library's name and a quick time of it, when known (the
-        start event keeps it, for ``autotune watch``)."""
+    def __init__(self, path: Path, workload_key: str, planned: int | None, *,
+                 shared: bool = False, reference: tuple[str, float] | None = None,
+                 run: str | None = None) -> None:
+        """``planned``: the trials this log is to reach in this run (None: not known, as in a
+        shared budget). ``shared``: the run tunes other logs too; the clock runs only on
+        ``charge``. ``reference``: the fastest library's name and a quick time of it, when
+        known. ``run``: an id every event of this run carries, in every log it tunes (so
+        ``autotune watch`` knows a run is alive while it tunes another log)."""
         super().__init__()
+        self.run = run
         self.shared = shared
         self.charged = 0.0
         self.file = Path(path) / EVENTS
@@ -124,5 +128,7 @@ class EventLog(PyMeasureCallback):
 
     def _write(self, event: dict) -> None:
         event["time"] = round(time.time(), 3)
+        if self.run:
+            event["run"] = self.run
         with open(self.file, "a", encoding="utf-8") as out:
             out.write(json.dumps(event) + "\n")

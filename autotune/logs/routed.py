@@ -13,7 +13,9 @@ trial is counted whose record is not in it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import tvm_ffi
@@ -23,7 +25,6 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.database import PyDatabase
 
 from autotune.errors import LogError
-from autotune.logs.repair import RECORDS, WORKLOADS
 from autotune.logs.store import LogEntry
 
 
@@ -38,7 +39,8 @@ class RoutedDatabase(PyDatabase):
     def __init__(self, entries: list[LogEntry]) -> None:
         super().__init__()
         self.routes = [(e.workload.module(e.target), e.database()) for e in entries]
-        self.paths = [Path(e.path) for e in entries]
+        self.files = [(Path(db.path_workload), Path(db.path_tuning_record))
+                      for _mod, db in self.routes]  # where each database appends
         self.failed: RecordNotWritten | None = None  # the write that ended the search
 
     def _route(self, mod: IRModule) -> int:
@@ -58,12 +60,12 @@ class RoutedDatabase(PyDatabase):
         db = self.routes[i][1]
         if db.has_workload(mod):  # nothing is written
             return db.commit_workload(mod)
-        with _whole_line(self.paths[i] / WORKLOADS, self):
+        with _whole_line(self.files[i][0], self):
             return db.commit_workload(mod)
 
     def commit_tuning_record(self, record) -> None:
         i = self._route(record.workload.mod)
-        with _whole_line(self.paths[i] / RECORDS, self):
+        with _whole_line(self.files[i][1], self):
             self.routes[i][1].commit_tuning_record(record)
 
     def get_top_k(self, workload, top_k: int):
@@ -85,29 +87,22 @@ class RoutedDatabase(PyDatabase):
         return sum(len(db) for _, db in self.routes)
 
 
-class _whole_line:  # noqa: N801 - used as a ``with`` statement
+@contextlib.contextmanager
+def _whole_line(file: Path, owner: RoutedDatabase) -> Iterator[None]:
     """Checks that what the body appended to ``file`` ends a line; else cuts the file back
     to its old end and raises RecordNotWritten (also kept on ``owner.failed``)."""
-
-    def __init__(self, file: Path, owner: RoutedDatabase) -> None:
-        self.file, self.owner = file, owner
-
-    def __enter__(self) -> None:
-        self.size = _size(self.file)
-
-    def __exit__(self, kind, _value, _tb) -> None:
-        if kind is not None:
-            return
-        size = _size(self.file)
-        if size > self.size and _last_byte(self.file) == b"\n":
-            return
-        if size > self.size:
-            os.truncate(self.file, self.size)
-        self.owner.failed = RecordNotWritten(
-            f"a line could not be written to {self.file} (is the disk full?): the search "
-            "stopped there, every whole record is kept and the lost ones are measured again "
-            "when it runs again")
-        raise self.owner.failed
+    before = _size(file)
+    yield
+    size = _size(file)
+    if size > before and _last_byte(file) == b"\n":
+        return
+    if size > before:
+        os.truncate(file, before)
+    owner.failed = RecordNotWritten(
+        f"a line could not be written to {file} (is the disk full?): the search stopped "
+        "there, every whole record is kept and the lost ones are measured again when it "
+        "runs again")
+    raise owner.failed
 
 
 def _size(file: Path) -> int:

@@ -4,10 +4,9 @@ or blocks a search)."""
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +15,10 @@ from rich.live import Live
 from rich.table import Table
 
 from autotune.logs.events import EVENTS, read_events, tuning_curve
+from autotune.logs.store import META, read_meta
 
-STALE_S = 600.0  # a search with no event for this long and no end event has stopped
+STALE_S = 600.0  # a run with no event for this long, in any log it tunes, has stopped
+PLOT_EVERY_S = 30.0  # --plots redraws at most this often
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -34,7 +35,7 @@ class SearchState:
     gflops: float | None
     reference: tuple[str, float] | None  # fastest library and its quick time, when known
     elapsed_s: float
-    curve: list[float]  # best GFLOP/s (or 1/s) so far, per trial
+    curve: list[float]  # best GFLOP/s so far, per trial (0 before the first success)
 
     @property
     def speedup(self) -> float | None:
@@ -47,14 +48,20 @@ def search_states(log_dir: str | Path, now: float | None = None) -> list[SearchS
     now = time.time() if now is None else now
     root = Path(log_dir)
     folders = sorted({p.parent for p in root.glob(f"*/*/{EVENTS}")}
-                     | {p.parent for p in root.glob("*/*/meta.json")})
-    return [_state(folder, now) for folder in folders if folder.parent.name != "_suite"]
+                     | {p.parent for p in root.glob(f"*/*/{META}")})
+    logs = {folder: read_events(folder) for folder in folders if folder.name != "_suite"}
+    heard: dict[str, float] = {}  # the last event of each run, over all the logs it tunes
+    for events in logs.values():
+        for event in events:
+            if isinstance(event.get("run"), str):
+                heard[event["run"]] = max(heard.get(event["run"], 0.0), _time(event))
+    return [_state(folder, events, now, heard) for folder, events in logs.items()]
 
 
-def _state(folder: Path, now: float) -> SearchState:
-    events = read_events(folder)
+def _state(folder: Path, events: list[dict], now: float, heard: dict[str, float]) -> SearchState:
     trials = [e for e in events if e.get("event") == "trial"]
     starts = [e for e in events if e.get("event") == "start"]
+    start = starts[-1] if starts else {}
     flops = _flops(folder)
     best = min((e["run_s"] for e in trials if e.get("run_s")), default=None)
     last = events[-1] if events else None
@@ -62,17 +69,14 @@ def _state(folder: Path, now: float) -> SearchState:
         status = "no events"
     elif last.get("event") == "end":
         status = "done"
-    elif now - float(last.get("time") or 0) > STALE_S:
-        status = "stopped"
+    elif now - max(_time(last), heard.get(start.get("run"), 0.0)) > STALE_S:
+        status = "stopped"  # no end event and nothing heard from its run: killed or crashed
     else:
         status = "running"
-    start = starts[-1] if starts else {}
     planned = start.get("planned")
     reference = next((s["reference"] for s in reversed(starts) if _reference_ok(s)), None)
-    curve, running = [], math.inf
-    for event in trials:
-        running = min(running, event.get("run_s") or math.inf)
-        curve.append(0.0 if not math.isfinite(running) else (flops or 1.0) / running / 1e9)
+    curve = (tuning_curve(folder, flops or 1e9)["best_gflops"].fillna(0.0).tolist()
+             if trials else [])
     return SearchState(
         target=folder.parent.name, workload=folder.name, status=status,
         trials=trials[-1]["trial"] if trials else 0,
@@ -89,28 +93,33 @@ def _reference_ok(start: dict) -> bool:
             and isinstance(ref.get("latency_s"), (int, float)) and ref["latency_s"] > 0)
 
 
+def _time(event: dict) -> float:
+    value = event.get("time")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+@cache
 def _flops(folder: Path) -> float | None:
     """The workload's FLOPs, from the log's meta.json (None if it cannot be read)."""
     from autotune.workload import Workload
 
     try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        return float(Workload.from_json(meta["workload"]).flops)
+        return float(Workload.from_json(read_meta(folder / META)["workload"]).flops)
     except Exception:  # noqa: BLE001 - a log being created, or damaged: no rate shown
         return None
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
-    """``values`` resampled to ``width`` characters of ▁..█ between their min and max."""
-    if not values:
+    """``values`` (at most ``width`` of them, evenly picked) as ▁..█ between their min and
+    max; blank where nothing positive was measured yet."""
+    if not values or max(values) <= 0:
         return ""
-    picks = [values[min(len(values) - 1, round(i * (len(values) - 1) / max(1, width - 1)))]
-             for i in range(min(width, len(values)))]
-    low, high = min(picks), max(picks)
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    low, high = min(values), max(values)
     if high == low:  # the best came first
-        return _BARS[-1] * len(picks)
-    span = high - low
-    return "".join(_BARS[min(7, int((v - low) / span * 7.999))] for v in picks)
+        return _BARS[-1] * len(values)
+    return "".join(_BARS[min(7, int((v - low) / (high - low) * 7.999))] for v in values)
 
 
 def tables(states: list[SearchState], log_dir: str | Path) -> Group:
@@ -170,10 +179,25 @@ def watch(log_dir: str | Path, interval: float = 2.0, once: bool = False,
         if plots:
             write_plots(log_dir, plots)
         return
+    drawn, drawn_at = None, 0.0
     with Live(tables(search_states(log_dir), log_dir), console=console,
               refresh_per_second=4) as live:
         while True:
-            if plots:
-                write_plots(log_dir, plots)
+            changed = _events_changed(log_dir)
+            if plots and changed != drawn and time.monotonic() - drawn_at >= PLOT_EVERY_S:
+                write_plots(log_dir, plots)  # only when events landed, at most this often
+                drawn, drawn_at = changed, time.monotonic()
             time.sleep(interval)
             live.update(tables(search_states(log_dir), log_dir))
+
+
+def _events_changed(log_dir: str | Path) -> tuple:
+    """The events files' sizes and modification times: a change means new events."""
+    found = []
+    for file in sorted(Path(log_dir).glob(f"*/*/{EVENTS}")):
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        found.append((str(file), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -301,8 +302,10 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
     if len(entries) > 1:
         work_dir = Path(entries[0].path).parent / "_suite"
         work_dir.mkdir(exist_ok=True)
-    events = [EventLog(e.path, e.workload.key, total, shared=len(entries) > 1,
-                       reference=bar.reference) for e in entries]
+    run = f"{os.getpid()}-{time.time_ns()}"
+    events = [EventLog(e.path, e.workload.key, total if len(entries) == 1 else None,
+                       shared=len(entries) > 1, reference=bar.reference, run=run)
+              for e in entries]
     before = [log.trial for log in events]
 
     def gained() -> list[int]:  # trials measured into each log by this run so far

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import tvm
@@ -34,8 +35,8 @@ def show(*args: str):
 
 
 def _has_fma(target: tvm.target.Target) -> bool:
-    flags = open("/proc/cpuinfo", encoding="utf-8").read() if shutil.os.path.exists(
-        "/proc/cpuinfo") else ""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text(encoding="utf-8") if cpuinfo.exists() else ""
     return target.kind.name == "llvm" and " fma" in flags and " avx2" in flags
 
 
@@ -119,3 +120,26 @@ def test_the_assembly_summary_finds_the_innermost_loop_with_the_most_fma():
     hot = summary.hot_loop
     assert (hot.first_line, hot.fma, hot.vector_loads, hot.broadcasts, hot.vector_stores) == \
         (4, 2, 2, 1, 0)
+
+
+def test_show_reads_and_never_writes_the_log(gemm_log, cpu, tmp_path):
+    """Without verdicts the fastest record is shown as not validated yet, and nothing is
+    built into the log or written there (a log may come from a machine without its
+    device)."""
+    wl, log_dir = gemm_log
+    copy = tmp_path / "logs"
+    shutil.copytree(log_dir, copy)
+    folder = LogStore(copy).path(wl, cpu)
+    (folder / "validation.json").unlink(missing_ok=True)
+    before = {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()}
+    view = autotune.inspect(wl, cpu, copy)
+    assert view.verdict == "not validated yet"
+    assert {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()} == before
+
+
+def test_a_conv_trace_names_the_template_loops(tuned, cpu):
+    wl, log_dir, _result = tuned
+    view = autotune.inspect(wl, cpu, log_dir)
+    tiles = [line for line in view.schedule if line.startswith("tile ")]
+    assert any(line.startswith(f"tile o ({wl.params['k']}): ") for line in tiles), view.schedule
+    assert any(line.startswith("tile rc (") for line in tiles), view.schedule

@@ -87,5 +87,23 @@ def test_once_reads_a_log_another_process_is_writing(tmp_path, cpu):
 
 
 def test_sparkline_rises_with_the_best():
-    assert sparkline([1, 2, 4, 8], width=4) == "▁▂▄█"
-    assert sparkline([3, 3, 3]) == "███" and sparkline([]) == ""
+    assert sparkline([1, 2, 4, 8]) == "▁▂▄█"  # fewer values than its width: each one
+    assert len(sparkline(list(range(1, 101)), width=24)) == 24
+    assert sparkline([3, 3, 3]) == "███"
+    assert sparkline([]) == sparkline([0.0, 0.0]) == ""  # nothing measured yet
+
+
+def test_a_log_waiting_in_a_shared_run_is_running_while_its_run_is(tmp_path, cpu):
+    """In a run that tunes several logs, one may wait for long: it is running as long as
+    the run writes events into any of its logs."""
+    now = time.time()
+    quiet = [{**e, "time": now - 3600, "run": "r1"} for e in _events(2, end=False, now=now)]
+    wl, path = _log(tmp_path, cpu, quiet)
+    other = autotune.Workload("gemm", m=9, n=9, k=9)
+    busy = LogStore(tmp_path).open(other, cpu, create=True).path
+    (busy / "events.jsonl").write_text(json.dumps(
+        {"event": "trial", "trial": 1, "elapsed_s": 1.0, "run_s": 1e-6, "time": now,
+         "run": "r1"}) + "\n")
+    states = {s.workload: s for s in search_states(tmp_path, now=now)}
+    assert states[wl.key].status == "running"
+    assert search_states(tmp_path, now=now + 3600)[0].status == "stopped"
