@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from tvm.script import tirx as T
 
+from autotune.workload.gemm_sketch import gemm_sketches
 from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
 
@@ -46,6 +47,10 @@ class Gemm(KernelTemplate):
 
     def reference(self, p: dict[str, Any], a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(p["dtype"])
+
+    def sketches(self, p: dict[str, Any], target):
+        rows, columns = padded_grid(p["m"], p["n"], p["k"])
+        return gemm_sketches(target, rows=rows, columns=columns, dtype=p["dtype"])
 
     def prim_func(self, p: dict[str, Any]):
         grid = padded_grid(p["m"], p["n"], p["k"])

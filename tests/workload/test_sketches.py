@@ -1,4 +1,4 @@
-"""The channel-blocked convs' register-tiled sketches: which tiles, and correct kernels."""
+"""Register-tiled sketches (channel-blocked convs, GEMM): which tiles, and correct kernels."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.measure.compile import check_numerics, compile_module
 from autotune.workload import Workload
 from autotune.workload.conv_sketch import ACCUMULATORS, MAX_TAIL_WASTE, conv_tiles
+from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
 
 CASES = {
     # a prime output width (47): every pixel tile but 1 and 47 leaves a predicated tail
@@ -22,6 +23,10 @@ CASES = {
     "depthwise": Workload("conv2d_dw_nchwc", c=20, h=9, w=13, k=20, kh=3, kw=3, groups=20,
                           padding=1, dilation=2, epilogue="relu"),
     "batch-tiny": Workload("conv2d_nchwc", n=2, c=5, h=7, w=3, k=3, kh=3, kw=3),
+    # a prime row count on the padded grid (rows and columns padded, copied out at the tile)
+    "gemm-padded": Workload("gemm", m=37, n=60, k=33),
+    # the plain grid: a few rows, columns of whole vectors
+    "gemm-plain": Workload("gemm", m=5, n=64, k=7),
 }
 
 
@@ -48,8 +53,25 @@ def test_a_tiny_output_still_gets_a_tile():
     assert [(t.pixels, t.blocks) for t in conv_tiles(1, 1, 1, 1, 16)] == [(1, 1)]
 
 
+@pytest.mark.parametrize("registers", [16, 32])
+def test_gemm_tiles_fit_the_registers_and_divide_the_columns(registers):
+    tiles = gemm_tiles(rows=37, column_vectors=6, vector_registers=registers)
+    assert tiles
+    for tile in tiles:
+        assert tile.rows * tile.vectors <= ACCUMULATORS[registers]
+        assert 6 % tile.vectors == 0 and tile.vectors <= MAX_VECTORS
+        assert -(-37 // tile.rows) * tile.rows <= 37 * (1 + MAX_TAIL_WASTE)
+    assert any(37 % t.rows for t in tiles)  # row tiles that do not divide the rows
+    assert gemm_tiles(1, 1, registers) == [type(tiles[0])(1, 1)]  # a skinny product
+
+
+def test_gemm_sketches_need_columns_of_whole_vectors(cpu):
+    wl = Workload("gemm", m=5, n=9, k=7)
+    assert wl.template.sketches(wl.params, cpu) == []
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_every_sketch_computes_the_conv(cpu, name, tmp_path):
+def test_every_sketch_computes_the_kernel(cpu, name, tmp_path):
     """Each sketch (random decisions) builds and matches NumPy; its trace, through a
     MetaSchedule JSON log, replays to the same kernel on a fresh module."""
     wl = CASES[name]
@@ -70,8 +92,9 @@ def test_every_sketch_computes_the_conv(cpu, name, tmp_path):
 
 
 def test_only_cpus_get_sketches(cpu):
-    wl = CASES["grouped"]
-    assert wl.template.sketches(wl.params, tvm.target.Target({"kind": "cuda", "arch": "sm_90"},
-                                                             host={"kind": "llvm"})) == []
+    gpu = tvm.target.Target({"kind": "cuda", "arch": "sm_90"}, host={"kind": "llvm"})
+    for name in ("grouped", "gemm-padded"):
+        wl = CASES[name]
+        assert wl.template.sketches(wl.params, gpu) == []
     assert Workload("conv2d", **CASES["1x1"].params).template.sketches(
         CASES["1x1"].params, cpu) == []

@@ -1,0 +1,105 @@
+"""Register-tiled sketches for GEMM (a BLAS micro-kernel as a MetaSchedule design space).
+
+MetaSchedule's generic rules tile by exact divisors, so a prime or odd row count leaves no
+register tile to choose. A BLAS kernel keeps ``rows x vectors`` accumulators of C in vector
+registers over the whole reduction: per step of ``k`` it broadcasts one A value per row
+and loads one B vector per column vector. Here, for the "C" block of the gemm template
+(``i, j`` spatial, ``r`` the reduction; on the padded grid when the template pads):
+
+- ``i`` is split by a row count that need not divide it (the last tile is predicated),
+  ``j`` into column tiles of whole vectors; rows x vectors accumulators stay within the
+  register file (one design space per tile shape);
+- ``r`` is split by ``sample_perfect_tile`` (the search mutates the depth of a pass);
+- the accumulators are a cache-write buffer at the tile, written to C (or through the
+  padded grid's copy-out) right there; tiles run in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tvm.s_tir import Schedule
+
+from autotune.workload.conv_sketch import ACCUMULATORS, MAX_TAIL_WASTE, MIN_ACCUMULATORS
+from autotune.workload.template import Sketch, block_names
+
+MAX_VECTORS = 4  # column vectors in a tile: more leaves too few rows to reuse each B load
+
+
+@dataclass(frozen=True)
+class GemmTile:
+    """A register tile: rows of C x vectors of columns."""
+
+    rows: int
+    vectors: int
+
+    @property
+    def name(self) -> str:
+        return f"regtile-m{self.rows}-v{self.vectors}"
+
+
+def gemm_tiles(rows: int, column_vectors: int, vector_registers: int) -> list[GemmTile]:
+    """Tiles whose accumulators fit the register file and hide the FMA latency, whose
+    column vectors divide the columns, and whose padded last row tile is small."""
+    most = ACCUMULATORS.get(vector_registers, vector_registers * 3 // 4)
+    least = MIN_ACCUMULATORS.get(vector_registers, vector_registers // 3)
+    tiles = []
+    for floor in (least, 1):  # a skinny product: take what fits when nothing reaches it
+        for vectors in range(1, MAX_VECTORS + 1):
+            if column_vectors % vectors:
+                continue
+            for height in range(1, rows + 1):
+                waste = -(-rows // height) * height / rows - 1
+                if floor <= height * vectors <= most and waste <= MAX_TAIL_WASTE:
+                    tiles.append(GemmTile(height, vectors))
+        if tiles:
+            break
+    return tiles
+
+
+def gemm_sketch(tile: GemmTile, lanes: int) -> Sketch:
+    """The sketch of one register tile for the template's "C" block (see the module)."""
+
+    def apply(sch: Schedule) -> None:
+        block = sch.get_sblock("C")
+        i, j, r = sch.get_loops(block)
+        i_o, i_i = sch.split(i, [None, tile.rows])
+        j_o, j_v, j_l = sch.split(j, [None, tile.vectors, lanes])
+        r_o, r_i = sch.split(r, sch.sample_perfect_tile(r, n=2, max_innermost_factor=512))
+        sch.reorder(j_o, i_o, r_o, r_i, i_i, j_v, j_l)
+        sch.vectorize(j_l)
+        sch.unroll(j_v)
+        sch.unroll(i_i)
+        sch.parallel(sch.fuse(j_o, i_o))
+        names = block_names(sch.mod["main"])
+        acc = sch.cache_write(block, 0, "global")
+        tile_loop = sch.get_loops(block)[0]
+        sch.reverse_compute_at(acc, tile_loop)
+        if "unpad" in names:  # the padded grid: the tile goes straight to C
+            sch.reverse_compute_at(sch.get_sblock("unpad"), tile_loop)
+            sch.compute_inline(acc)
+        else:
+            sch.vectorize(sch.get_loops(acc)[-1])
+        init = sch.decompose_reduction(block, r_o)
+        sch.vectorize(sch.get_loops(init)[-1])
+        if "pad_b" in names:
+            sch.parallel(sch.get_loops(sch.get_sblock("pad_b"))[0])
+
+    return Sketch(tile.name, apply)
+
+
+def gemm_sketches(target, *, rows: int, columns: int, dtype: str) -> list[Sketch]:
+    """The register-tiled sketches of a ``rows x columns`` C on ``target`` (CPUs only;
+    none unless the columns are whole vectors)."""
+    if target is None or target.kind.name != "llvm":
+        return []
+    from autotune.hardware.isa import vector_bits  # pylint: disable=import-outside-toplevel
+
+    bits = vector_bits(target)
+    lanes = bits // (np.dtype(dtype).itemsize * 8)
+    if columns % lanes:
+        return []
+    registers = 32 if bits == 512 else 16
+    return [gemm_sketch(tile, lanes) for tile in gemm_tiles(rows, columns // lanes, registers)]
