@@ -48,7 +48,8 @@ def _workload_ok(line: str) -> bool:
         data = json.loads(line)
     except json.JSONDecodeError:
         return False
-    return isinstance(data, list) and len(data) == 2 and isinstance(data[1], str)
+    return (isinstance(data, list) and len(data) == 2 and isinstance(data[0], str)
+            and data[0].isdigit() and isinstance(data[1], str))  # [structural hash, module]
 
 
 def damaged_lines(path: Path) -> dict[str, list[int]]:
@@ -147,15 +148,7 @@ def unreadable_records(path: Path) -> list[int]:
     workloads = (path / WORKLOADS).read_text(encoding="utf-8") if (path / WORKLOADS).exists() else ""
 
     def readable(numbers: list[int]) -> bool:
-        with tempfile.TemporaryDirectory() as scratch:
-            (Path(scratch) / WORKLOADS).write_text(workloads, encoding="utf-8")
-            (Path(scratch) / RECORDS).write_text(
-                "".join(lines[i - 1] + "\n" for i in numbers), encoding="utf-8")
-            try:
-                ms.database.JSONDatabase(work_dir=scratch)
-            except Exception:  # noqa: BLE001 - any failure to read is what is looked for
-                return False
-            return True
+        return _readable(workloads, "".join(lines[i - 1] + "\n" for i in numbers))
 
     def bad(numbers: list[int]) -> list[int]:
         if not numbers or readable(numbers):
@@ -168,15 +161,37 @@ def unreadable_records(path: Path) -> list[int]:
     return bad(list(range(1, len(lines) + 1)))
 
 
-def open_database(path: Path) -> ms.database.JSONDatabase:
-    """MetaSchedule's database of log folder ``path``; if MetaSchedule cannot read a
-    record line of it, that line is moved to ``<file>.damaged`` first (with a warning).
-    Call it after ``repair``, and only while holding the log's tuning lock."""
+def open_database(path: Path, workload: Workload, target: tvm.target.Target
+                  ) -> ms.database.JSONDatabase:
+    """MetaSchedule's database of log folder ``path`` (of ``workload`` on ``target``); a
+    workload line MetaSchedule cannot read (a module that does not parse) is rewritten from
+    the workload, and a record line it cannot read is moved to ``<file>.damaged`` first,
+    each with a warning. Call it after ``repair``, and only while holding the log's lock."""
     try:
         return ms.database.JSONDatabase(work_dir=str(path))
     except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
+        lines = _lines(path / WORKLOADS)
+        bad = [i for i, line in enumerate(lines) if not _readable(line + "\n", "")]
+        for i in bad:
+            _warn(path / WORKLOADS, i + 1, "unreadable by MetaSchedule, rewritten from the "
+                  "workload", stacklevel=4)
+            lines[i] = _workload_line(workload, target)
+        if bad:
+            _rewrite(path / WORKLOADS, lines)
         _set_aside(path, set(unreadable_records(path)), "unreadable by MetaSchedule, ")
         return ms.database.JSONDatabase(work_dir=str(path))
+
+
+def _readable(workloads: str, records: str) -> bool:
+    """Whether MetaSchedule opens a database of these two files' texts."""
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / WORKLOADS).write_text(workloads, encoding="utf-8")
+        (Path(scratch) / RECORDS).write_text(records, encoding="utf-8")
+        try:
+            ms.database.JSONDatabase(work_dir=scratch)
+        except Exception:  # noqa: BLE001 - any failure to read is what is looked for
+            return False
+        return True
 
 
 def _set_aside(path: Path, bad: set[int], why: str) -> int:

@@ -89,7 +89,7 @@ class LogEntry:
         except Exception:  # noqa: BLE001 - a well-formed line MetaSchedule cannot read
             try:
                 with self.lock().acquire(timeout=0):
-                    return open_database(self.path)
+                    return open_database(self.path, self.workload, self.target)
             except filelock.Timeout:
                 return _repaired_copy(self)
 
@@ -215,7 +215,7 @@ def _repaired_copy(entry: LogEntry) -> ms.database.JSONDatabase:
         if (entry.path / name).exists():
             shutil.copy(entry.path / name, scratch / name)
     repair(scratch, entry.workload, entry.target)
-    return open_database(scratch)
+    return open_database(scratch, entry.workload, entry.target)
 
 
 def run_seconds(run_secs) -> float | None:

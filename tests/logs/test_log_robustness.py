@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -89,10 +90,13 @@ def test_a_line_that_is_not_utf8_is_damage(tuned, cpu, tmp_path, name):
     assert [e.workload.key for e in store.entries(cpu)] == [wl.key]
 
 
-def test_damaged_workload_line_is_rewritten_and_records_kept(tuned, cpu, tmp_path):
+@pytest.mark.parametrize("line", ['["12", "AAAA', '[[1, "a"], "AAAA"]', '[null, "AAAA"]'])
+def test_damaged_workload_line_is_rewritten_and_records_kept(tuned, cpu, tmp_path, line):
+    """A torn workload line, or one whose hash is not a number's digits (MetaSchedule's
+    reader raises a TypeError on it)."""
     store, wl, result = _copy(tuned, tmp_path)
     entry = store.open(wl, cpu)
-    (entry.path / WORKLOADS).write_text('["12", "AAAA')
+    (entry.path / WORKLOADS).write_text(line + "\n")
     with pytest.warns(LogDamageWarning, match=f"{entry.path / WORKLOADS}:1: damaged line, rewritten"):
         db = entry.database()
     assert len(db.get_all_tuning_records()) == result.records
@@ -425,3 +429,19 @@ def test_a_record_not_written_whole_ends_the_search_and_is_cut_off(workers, cpu,
                            workers=workers,
                            search=SearchOptions(trials_per_iter=8, seed=0, population=64))
     assert result.validated and trials_done(path) >= 12 and result.records >= trials_done(path)
+
+
+def test_a_workload_line_metaschedule_cannot_read_is_rewritten(tuned, cpu, tmp_path):
+    """Well-formed JSON whose module does not parse (a flipped byte inside the base64):
+    the line is written again from the workload and no record is set aside."""
+    store, wl, result = _copy(tuned, tmp_path)
+    entry = store.open(wl, cpu)
+    shash, module = json.loads((entry.path / WORKLOADS).read_text().splitlines()[0])
+    raw = base64.b64decode(module)
+    at = raw.index(b'"nodes"')
+    broken = base64.b64encode(raw[:at + 2] + b"\x01" + raw[at + 3:]).decode()
+    (entry.path / WORKLOADS).write_text(json.dumps([shash, broken]) + "\n")
+    with pytest.warns(LogDamageWarning, match="unreadable by MetaSchedule, rewritten"):
+        db = entry.database()
+    assert len(db.get_all_tuning_records()) == result.records
+    assert not (entry.path / (RECORDS + ".damaged")).exists()
