@@ -28,14 +28,13 @@ from dataclasses import dataclass
 
 from tvm.s_tir import Schedule
 
+from autotune.workload.register_tiles import (
+    MAX_TAIL_WASTE,
+    accumulator_bounds,
+    tail_waste,
+    vector_file,
+)
 from autotune.workload.template import Sketch, block_names
-
-# Vector registers an accumulator tile may take: the rest hold a weight vector per block
-# and a broadcast input value (16 registers with AVX2, 32 with AVX-512).
-ACCUMULATORS = {16: 12, 32: 28}
-# Fewer independent accumulators than FMA latency x FMA units leave the units idle.
-MIN_ACCUMULATORS = {16: 6, 32: 12}
-MAX_TAIL_WASTE = 0.25  # a pixel tile may compute at most this share of padded pixels
 
 
 @dataclass(frozen=True)
@@ -56,16 +55,14 @@ def conv_tiles(out_width: int, channel_blocks: int, block_vectors: int, kw: int,
     """The register tiles worth searching: accumulators (pixels x blocks x vectors per
     block) within the register file and enough of them to hide the FMA latency, pixel
     tiles whose padded tail is small, channel tiles that divide the blocks."""
-    most = ACCUMULATORS.get(vector_registers, vector_registers * 3 // 4)
-    least = MIN_ACCUMULATORS.get(vector_registers, vector_registers // 3)
+    least, most = accumulator_bounds(vector_registers)
     block_tiles = [b for b in range(1, channel_blocks + 1) if channel_blocks % b == 0]
     tiles = []
     for floor in (least, 1):  # small outputs: take what fits when nothing reaches the floor
         for blocks in block_tiles:
             for pixels in range(1, out_width + 1):
                 acc = pixels * blocks * block_vectors
-                waste = -(-out_width // pixels) * pixels / out_width - 1
-                if floor <= acc <= most and waste <= MAX_TAIL_WASTE:
+                if floor <= acc <= most and tail_waste(out_width, pixels) <= MAX_TAIL_WASTE:
                     tiles.append((pixels, blocks))
         if tiles:
             break
@@ -130,14 +127,11 @@ def blocked_conv_sketches(target, *, out_width: int, channel_blocks: int, block:
                           dtype: str, channel_reduction: bool, inline_pad: bool,
                           input_block: str = "pad") -> list[Sketch]:
     """The register-tiled sketches of a channel-blocked conv on ``target`` (CPUs only)."""
-    if target is None or target.kind.name != "llvm":
+    vectors = vector_file(target)
+    if vectors is None:
         return []
-    from autotune.hardware.isa import vector_bits  # pylint: disable=import-outside-toplevel
-
-    bits = vector_bits(target)
-    lane_bits = 16 if dtype == "float16" else 32
-    block_vectors = -(-block * lane_bits // bits)
-    registers = 32 if bits == 512 else 16
+    block_vectors = -(-block // vectors.lanes(dtype))
     return [blocked_conv_sketch(tile, channel_reduction=channel_reduction, inline_pad=inline_pad,
                                 input_block=input_block)
-            for tile in conv_tiles(out_width, channel_blocks, block_vectors, kw, registers)]
+            for tile in conv_tiles(out_width, channel_blocks, block_vectors, kw,
+                                   vectors.registers)]

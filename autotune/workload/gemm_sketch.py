@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from tvm.s_tir import Schedule
 
-from autotune.workload.conv_sketch import ACCUMULATORS, MAX_TAIL_WASTE, MIN_ACCUMULATORS
+from autotune.workload.register_tiles import (
+    MAX_TAIL_WASTE,
+    accumulator_bounds,
+    tail_waste,
+    vector_file,
+)
 from autotune.workload.template import Sketch, block_names
 
 MAX_VECTORS = 4  # column vectors in a tile: more leaves too few rows to reuse each B load
@@ -43,16 +46,14 @@ class GemmTile:
 def gemm_tiles(rows: int, column_vectors: int, vector_registers: int) -> list[GemmTile]:
     """Tiles whose accumulators fit the register file and hide the FMA latency, whose
     column vectors divide the columns, and whose padded last row tile is small."""
-    most = ACCUMULATORS.get(vector_registers, vector_registers * 3 // 4)
-    least = MIN_ACCUMULATORS.get(vector_registers, vector_registers // 3)
+    least, most = accumulator_bounds(vector_registers)
     tiles = []
     for floor in (least, 1):  # a skinny product: take what fits when nothing reaches it
         for vectors in range(1, MAX_VECTORS + 1):
             if column_vectors % vectors:
                 continue
             for height in range(1, rows + 1):
-                waste = -(-rows // height) * height / rows - 1
-                if floor <= height * vectors <= most and waste <= MAX_TAIL_WASTE:
+                if floor <= height * vectors <= most and tail_waste(rows, height) <= MAX_TAIL_WASTE:
                     tiles.append(GemmTile(height, vectors))
         if tiles:
             break
@@ -93,13 +94,9 @@ def gemm_sketch(tile: GemmTile, lanes: int) -> Sketch:
 def gemm_sketches(target, *, rows: int, columns: int, dtype: str) -> list[Sketch]:
     """The register-tiled sketches of a ``rows x columns`` C on ``target`` (CPUs only;
     none unless the columns are whole vectors)."""
-    if target is None or target.kind.name != "llvm":
+    vectors = vector_file(target)
+    if vectors is None or columns % vectors.lanes(dtype):
         return []
-    from autotune.hardware.isa import vector_bits  # pylint: disable=import-outside-toplevel
-
-    bits = vector_bits(target)
-    lanes = bits // (np.dtype(dtype).itemsize * 8)
-    if columns % lanes:
-        return []
-    registers = 32 if bits == 512 else 16
-    return [gemm_sketch(tile, lanes) for tile in gemm_tiles(rows, columns // lanes, registers)]
+    lanes = vectors.lanes(dtype)
+    return [gemm_sketch(tile, lanes)
+            for tile in gemm_tiles(rows, columns // lanes, vectors.registers)]

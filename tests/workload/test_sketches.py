@@ -9,8 +9,9 @@ from tvm.s_tir import meta_schedule as ms
 
 from autotune.measure.compile import check_numerics, compile_module
 from autotune.workload import Workload
-from autotune.workload.conv_sketch import ACCUMULATORS, MAX_TAIL_WASTE, conv_tiles
+from autotune.workload.conv_sketch import conv_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
+from autotune.workload.register_tiles import ACCUMULATORS, MAX_TAIL_WASTE
 
 CASES = {
     # a prime output width (47): every pixel tile but 1 and 47 leaves a predicated tail
