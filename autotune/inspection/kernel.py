@@ -132,11 +132,12 @@ def diff_views(a: KernelView, b: KernelView, width: int | None = None) -> str:
 
 def _view(wl, variant, tgt, source, rid, latency, verdict, trace, module, code) -> KernelView:
     lines = list(trace.as_python(remove_postproc=True))
+    script = module.script(show_meta=False)
     view = KernelView(
         workload=wl.key, served_by=variant.key, target=target_key(tgt), source=source,
         record=rid, latency_s=latency, verdict=verdict, trace=lines,
         schedule=describe_trace(lines, template_blocks(variant.module(tgt))),
-        loops=loop_nest(module.script(show_meta=False)), script=module.script(show_meta=False))
+        loops=loop_nest(script), script=script)
     if tgt.kind.name != "llvm" and not code:
         return view
     try:

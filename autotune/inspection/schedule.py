@@ -55,8 +55,9 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
     for line in lines:
         outs, call, args = _parse(line)
         kw = {k: v.strip('"') for k, v in _keywords(args).items()}
+        loops = re.findall(r"\bl\d+\b", args)  # the loop variables the call takes
         if call in _RESHAPE_LOOPS:
-            reshaped |= {owner.get(v, "") for v in re.findall(r"\bl\d+\b", args)}
+            reshaped |= {owner.get(v, "") for v in loops}
         elif call in _RESHAPE_BLOCK:
             reshaped.add(blocks.get(kw.get("block"), ""))
         if call == "get_sblock":
@@ -71,8 +72,8 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
             loop = names.get(kw.get("loop"), kw.get("loop"))
             factors = kw.get("factors", "[]").strip("[]").split(", ")
             if not all(f in sampled for f in factors):  # a fixed split (a hand-written sketch)
-                said.append(f"split {loop}: "
-                            + " x ".join(sampled.get(f, "?" if f == "None" else f) for f in factors))
+                sizes = (sampled.get(f, "?" if f == "None" else f) for f in factors)
+                said.append(f"split {loop}: " + " x ".join(sizes))
             owner.update(dict.fromkeys(outs, owner.get(kw.get("loop"), "")))
             if kw.get("loop") in names:
                 names.update({out: f"{loop.split(' ')[0]}_{k}" for k, out in enumerate(outs)})
@@ -80,8 +81,7 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
             parts = [names.get(v.strip(), v.strip()).split(" ")[0]
                      for v in args.split(",") if "=" not in v]
             names[outs[0]] = "_".join(parts) + "_fused"
-            owner[outs[0]] = owner.get(re.findall(r"\bl\d+\b", args)[0], "") \
-                if re.findall(r"\bl\d+\b", args) else ""
+            owner[outs[0]] = owner.get(loops[0], "") if loops else ""
         elif call == "sample_perfect_tile":
             decision = kw.get("decision", "[]").strip("[]").split(", ")
             sampled.update(zip(outs, decision))
@@ -96,7 +96,8 @@ def describe_trace(lines: list[str], template: dict[str, Block]) -> list[str]:
             said.append(f"{call} {names.get(kw.get('loop'), kw.get('loop'))}")
         elif call in ("cache_read", "cache_write"):  # TVM names the copy <buffer>_<scope>
             block = template.get(blocks.get(kw.get("block")))
-            kind, index = call.split("_")[1], int(kw.get(f"{call.split('_')[1]}_buffer_index", 0))
+            kind = call.split("_")[1]
+            index = int(kw.get(f"{kind}_buffer_index", 0))
             buffers = (block.reads if kind == "read" else block.writes) if block else []
             if index < len(buffers):
                 blocks[outs[0]] = f"{buffers[index]}_{kw.get('storage_scope')}"

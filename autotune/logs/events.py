@@ -56,7 +56,12 @@ def trials_done(path: Path) -> int:
 
 def tuning_curve(path: Path, flops: float) -> pd.DataFrame:
     """Per trial: elapsed seconds, its latency (NaN if it failed), best so far, best GFLOP/s."""
-    trials = [e for e in read_events(path) if e.get("event") == "trial"]
+    return curve_of(read_events(path), flops)
+
+
+def curve_of(events: list[dict], flops: float) -> pd.DataFrame:
+    """``tuning_curve`` of events already read (``read_events``)."""
+    trials = [e for e in events if e.get("event") == "trial"]
     frame = pd.DataFrame(
         {
             "trial": [e["trial"] for e in trials],

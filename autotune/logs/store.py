@@ -238,8 +238,6 @@ def record_id(record: ms.database.TuningRecord) -> str:
     return hashlib.sha256(str(record.trace).encode()).hexdigest()[:16]
 
 
-
-
 def trace_json(trace: tvm.s_tir.schedule.Trace) -> list:
     """A schedule trace as plain JSON, as MetaSchedule's log holds it
     (``Trace.apply_json_to_schedule`` replays it)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +13,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from autotune.logs.events import EVENTS, read_events, tuning_curve
+from autotune.logs.events import EVENTS, curve_of, read_events
 from autotune.logs.store import META, read_meta
 
 STALE_S = 600.0  # a run with no event for this long, in any log it tunes, has stopped
@@ -46,16 +45,20 @@ def search_states(log_dir: str | Path, now: float | None = None) -> list[SearchS
     """Every log folder under ``log_dir`` (``<target key>/<workload key>``), with or without
     events."""
     now = time.time() if now is None else now
-    root = Path(log_dir)
-    folders = sorted({p.parent for p in root.glob(f"*/*/{EVENTS}")}
-                     | {p.parent for p in root.glob(f"*/*/{META}")})
-    logs = {folder: read_events(folder) for folder in folders if folder.name != "_suite"}
+    logs = {folder: read_events(folder) for folder in _folders(log_dir)}
     heard: dict[str, float] = {}  # the last event of each run, over all the logs it tunes
     for events in logs.values():
         for event in events:
             if isinstance(event.get("run"), str):
                 heard[event["run"]] = max(heard.get(event["run"], 0.0), _time(event))
     return [_state(folder, events, now, heard) for folder, events in logs.items()]
+
+
+def _folders(log_dir: str | Path) -> list[Path]:
+    """The log folders under ``log_dir``: those with events or a meta.json."""
+    root = Path(log_dir)
+    found = {p.parent for name in (EVENTS, META) for p in root.glob(f"*/*/{name}")}
+    return sorted(folder for folder in found if folder.name != "_suite")
 
 
 def _state(folder: Path, events: list[dict], now: float, heard: dict[str, float]) -> SearchState:
@@ -75,8 +78,7 @@ def _state(folder: Path, events: list[dict], now: float, heard: dict[str, float]
         status = "running"
     planned = start.get("planned")
     reference = next((s["reference"] for s in reversed(starts) if _reference_ok(s)), None)
-    curve = (tuning_curve(folder, flops or 1e9)["best_gflops"].fillna(0.0).tolist()
-             if trials else [])
+    curve = curve_of(events, flops or 1e9)["best_gflops"].fillna(0.0).tolist() if trials else []
     return SearchState(
         target=folder.parent.name, workload=folder.name, status=status,
         trials=trials[-1]["trial"] if trials else 0,
@@ -98,15 +100,20 @@ def _time(event: dict) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-@cache
+_FLOPS: dict[Path, float] = {}  # a log's workload never changes: read its meta.json once
+
+
 def _flops(folder: Path) -> float | None:
-    """The workload's FLOPs, from the log's meta.json (None if it cannot be read)."""
+    """The workload's FLOPs, from the log's meta.json (None while it cannot be read; asked
+    again on the next refresh)."""
     from autotune.workload import Workload
 
-    try:
-        return float(Workload.from_json(read_meta(folder / META)["workload"]).flops)
-    except Exception:  # noqa: BLE001 - a log being created, or damaged: no rate shown
-        return None
+    if folder not in _FLOPS:
+        try:
+            _FLOPS[folder] = float(Workload.from_json(read_meta(folder / META)["workload"]).flops)
+        except Exception:  # noqa: BLE001 - a log being created, or damaged: no rate shown
+            return None
+    return _FLOPS[folder]
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
@@ -156,11 +163,10 @@ def write_plots(log_dir: str | Path, out: str | Path) -> list[Path]:
     from autotune.report.plots import curve_plots
 
     frames = []
-    for state in search_states(log_dir):
-        folder = Path(log_dir) / state.target / state.workload
-        flops = _flops(folder)
-        if flops and state.trials:
-            frames.append(tuning_curve(folder, flops).assign(workload=state.workload))
+    for folder in _folders(log_dir):
+        flops, events = _flops(folder), read_events(folder)
+        if flops and any(e.get("event") == "trial" for e in events):
+            frames.append(curve_of(events, flops).assign(workload=folder.name))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
