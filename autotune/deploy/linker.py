@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,19 +10,17 @@ import tvm
 from tvm.support.cc import cross_compiler
 
 from autotune.errors import PackageError, first_line
-
-_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
+from autotune.hardware.target import host_arch, target_arch
 
 
 def linker_for(target: tvm.target.Target) -> Callable | None:
     """``fcompile`` for ``export_library``: None (TVM's default, this machine's C++
     compiler) for code of this machine's architecture, a cross compiler found on PATH for
     another one (``<triple>-g++``); PackageError saying what to install if there is none."""
-    triple = str((target.host or target).attrs.get("mtriple") or "")
-    arch = _arch(triple.split("-")[0]) if triple else ""
-    here = _arch(platform.machine())
-    if not arch or arch == here:
+    arch, here = target_arch(target), host_arch()
+    if arch == here:
         return None
+    triple = str((target.host or target).attrs.get("mtriple"))
     for name in dict.fromkeys((f"{triple}-g++", f"{arch}-linux-gnu-g++")):
         if shutil.which(name):
             return cross_compiler(name)
@@ -40,8 +37,3 @@ def link_failure(err: Exception, library: Path) -> PackageError:
         or next((ln for ln in lines if "error" in ln.lower() and "Compilation error" not in ln),
                 first_line(err))
     return PackageError(f"cannot write {library}: {reason}")
-
-
-def _arch(name: str) -> str:
-    name = name.lower()
-    return _ARCH_ALIASES.get(name, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from collections.abc import Iterable
 from functools import cache
 
@@ -133,3 +134,19 @@ def device_for(target: tvm.target.Target) -> tvm.runtime.Device:
     if not dev.exist:
         raise TargetError(f"no {kind} device is present on this machine to run {kind} kernels")
     return dev
+
+
+_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
+
+
+def host_arch() -> str:
+    """This machine's CPU architecture, as LLVM triples name it (``x86_64``, ``aarch64``)."""
+    return _ARCH_ALIASES.get(platform.machine().lower(), platform.machine().lower())
+
+
+def target_arch(target: tvm.target.Target) -> str:
+    """The CPU architecture a target's host code is for: its ``mtriple``'s, else this
+    machine's."""
+    triple = str((target.host or target).attrs.get("mtriple") or "")
+    arch = triple.split("-")[0].lower()
+    return _ARCH_ALIASES.get(arch, arch) if arch else host_arch()

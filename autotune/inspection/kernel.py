@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import tvm
 from tvm.s_tir.schedule import Trace
 
 from autotune.errors import LogError, PackageError, first_line
-from autotune.hardware.target import resolve_target, target_key
+from autotune.hardware.target import resolve_target, target_arch, target_key
 from autotune.inspection.assembly import AsmSummary, summarize_asm
 from autotune.inspection.schedule import describe_trace, loop_nest, side_by_side, template_blocks
 from autotune.logs.store import DEFAULT_LOG_DIR, LogStore, record_id, record_seconds
@@ -146,7 +145,7 @@ def _view(wl, variant, tgt, source, rid, latency, verdict, trace, module, code) 
         raise LogError(f"record {rid} of {variant.key} does not build: {first_line(err)}") \
             from None
     if tgt.kind.name == "llvm":
-        if _x86(tgt):  # the summary reads x86 assembly
+        if target_arch(tgt) in ("x86_64", "i686", "i386"):  # the summary reads x86 assembly
             view.asm = summarize_asm(compiled.inspect_source("asm"))
         if code:
             view.code = compiled.inspect_source("ll" if code == "llvm" else "asm")
@@ -154,12 +153,6 @@ def _view(wl, variant, tgt, source, rid, latency, verdict, trace, module, code) 
         device = [m for m in compiled.imports if m.kind != "llvm"]
         view.code = (device[0] if device else compiled).inspect_source()
     return view
-
-
-def _x86(tgt: tvm.target.Target) -> bool:
-    triple = str(tgt.attrs.get("mtriple") or "")
-    return triple.startswith(("x86_64", "i686", "i386")) or (
-        not triple and platform.machine().lower() in ("x86_64", "amd64"))
 
 
 def _serving(store: LogStore, wl: Workload, tgt, log_dir) -> tuple[Workload, object]:
