@@ -90,6 +90,34 @@ TARGET = click.option(
 )
 
 
+def remote_options(command):
+    """Give ``command`` --rpc, --rpc-key and --rpc-timeout, passed to it as one
+    ``workers=Workers`` (measuring on the devices registered under the key, or here), to be
+    used in a ``with`` block."""
+
+    @functools.wraps(command)
+    def run(*args, rpc, rpc_key, rpc_timeout, **kwargs):
+        from autotune.remote import Remote
+        from autotune.search.workers import Workers
+
+        if (rpc is None) != (rpc_key is None):
+            raise AutotuneError("--rpc and --rpc-key go together: the tracker's HOST:PORT and "
+                                "the key its servers registered under")
+        remote = Remote(rpc, rpc_key, session_timeout_s=rpc_timeout) if rpc else None
+        return command(*args, workers=Workers(remote), **kwargs)
+
+    run = click.option("--rpc-timeout", type=click.FloatRange(min=1), default=60.0,
+                       show_default=True,
+                       help="Seconds a remote session (one candidate) may take.")(run)
+    run = click.option("--rpc-key", default=None, metavar="KEY",
+                       help="The key the RPC servers registered under.")(run)
+    return click.option(
+        "--rpc", default=None, metavar="HOST:PORT",
+        help="Measure on the devices registered with this TVM RPC tracker under --rpc-key "
+             "(candidates are built here for the remote target; 'cpu' means the remote "
+             "CPU; the chosen kernel is checked and timed there).")(run)
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     """``("c=19", "stride=2,1")`` -> ``{"c": "19", "stride": "2,1"}``."""
     params: dict[str, str] = {}
@@ -157,9 +185,10 @@ def kernels() -> None:
                 "Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.",
                 default_trials=lambda _: 64)
 @search_options
+@remote_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def tune(kernel, params, target, budget, search, quiet, as_json) -> None:
+def tune(kernel, params, target, budget, search, workers, quiet, as_json) -> None:
     """Tune KERNEL with parameters given as name=value (e.g. c=19 stride=2,1).
 
     Rerunning on an existing log continues the search from its records.
@@ -168,7 +197,9 @@ def tune(kernel, params, target, budget, search, quiet, as_json) -> None:
     from autotune.workload import Workload
 
     wl = Workload(kernel, **parse_params(params))
-    result, = tune_budget([wl], target, budget, progress=not quiet, search=search)
+    with workers:
+        result, = tune_budget([wl], target, budget, progress=not quiet, search=search,
+                              workers=workers)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         return
@@ -419,12 +450,15 @@ MODEL_FALLBACK = click.option(
 @budget_options("Trials for the whole model, shared by its kernels (default 64 per kernel).",
                 "Wall-clock budget for the whole model, e.g. 2h.")
 @search_options
+@remote_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def model_tune(model_file, target, budget, search, quiet) -> None:
+def model_tune(model_file, target, budget, search, workers, quiet) -> None:
     """Tune every conv2d and matmul of MODEL (.onnx) into the tuning logs."""
     from autotune.model.tune import tune_model_budget
 
-    tuning = tune_model_budget(model_file, target, budget, progress=not quiet, search=search)
+    with workers:
+        tuning = tune_model_budget(model_file, target, budget, progress=not quiet,
+                                   search=search, workers=workers)
     for result in tuning.results:
         best = f"{result.latency_s * 1e6:10.1f} us" if result.validated else "  not validated"
         won = f"  (as {result.variant.split('-')[0]})" if result.variant else ""

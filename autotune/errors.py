@@ -25,6 +25,11 @@ class ModelError(AutotuneError):
     """An ONNX model that cannot be read, imported or built."""
 
 
+class RemoteError(AutotuneError):
+    """Remote devices that cannot be reached: a tracker that does not answer, or no server
+    left under the key. Never a verdict on a kernel."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C ended a search; its message says what the logs kept."""
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.atomic import write_json
-from autotune.errors import LogError
+from autotune.errors import LogError, RemoteError
 from autotune.logs.repair import LogDamageWarning
 from autotune.logs.store import LogEntry, LogStore, record_id, record_seconds
 from autotune.measure.compile import check_numerics, compile_module, scheduled_module
 from autotune.workload import Workload
 
+# Checks a scheduled module against NumPy: None if right, else why not.
+Check = Callable[[tvm.IRModule, Workload, tvm.target.Target], "str | None"]
 WINNER = "variant.json"  # in the workload's own log folder: which layout variant won
 
 
@@ -30,10 +33,11 @@ class Choice:
     rejected: int  # faster records that failed validation
 
 
-def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
+def best_validated(entry: LogEntry, top_k: int = 16, check: Check | None = None) -> Choice | None:
     """The fastest of the top ``top_k`` records that builds and computes the right result.
 
-    Each record is checked once; the verdict is kept in the log, so a wrong record is
+    Each record is checked once, by ``check`` (None: on this machine; a remote device's
+    for records measured there); the verdict is kept in the log, so a wrong record is
     never re-tried and never reported as best.
     """
     db = entry.database()
@@ -50,7 +54,7 @@ def best_validated(entry: LogEntry, top_k: int = 16) -> Choice | None:
         verdict = verdicts.get(rid)
         scheduled = None
         if verdict is None or verdict.get("tvm") != tvm.__version__:  # re-check on a new TVM
-            verdict, scheduled = validate_record(entry, record)
+            verdict, scheduled = validate_record(entry, record, check)
             entry.save_verdict(rid, verdict)
         if not verdict["ok"]:
             rejected += 1
@@ -113,11 +117,20 @@ def record_winner(
     return winner
 
 
-def validate_record(entry: LogEntry, record) -> tuple[dict, tvm.IRModule | None]:
-    """Build ``record`` and check it against NumPy: its verdict, and its module if right."""
+def check_here(mod: tvm.IRModule, workload: Workload, target: tvm.target.Target) -> str | None:
+    """None if the scheduled ``mod`` matches the NumPy reference on this machine, else why not."""
+    return check_numerics(compile_module(mod, target), workload, target)
+
+
+def validate_record(entry: LogEntry, record, check: Check | None = None
+                    ) -> tuple[dict, tvm.IRModule | None]:
+    """Build ``record`` and check it against NumPy (by ``check``; None: ``check_here``):
+    its verdict, and its module if right."""
     try:
         scheduled = scheduled_module(entry.workload, record)
-        error = check_numerics(compile_module(scheduled, entry.target), entry.workload, entry.target)
+        error = (check or check_here)(scheduled, entry.workload, entry.target)
+    except RemoteError:  # the device is gone: no verdict on the record
+        raise
     except Exception as err:  # a record that no longer applies or builds is a failed record
         return {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}",
                 "tvm": tvm.__version__}, None

@@ -52,7 +52,7 @@ def relax_tuned_build(
         try:
             ms.relax_integration.tune_relax(
                 mod, {}, tgt, str(work_dir), trials, max_trials_per_task=max_trials_per_task,
-                builder=workers.builder, runner=workers.runner)
+                builder=workers.builder, runner=workers.runner_for(tgt))
         finally:
             if own:
                 workers.close()

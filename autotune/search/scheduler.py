@@ -66,6 +66,10 @@ class GradientScheduler(PyTaskScheduler):
             self.charge(self.current[0], now - self.current[1])
         task_id = self._choose()
         self.current = (task_id, now) if task_id != -1 else None
+        if task_id != -1 and self._outer().tasks_[task_id].runner_futures is not None:
+            # Its last batch is still being measured (remote devices): wait for it, as a
+            # task is only given a new batch once its last one is joined.
+            self._outer().join_running_task(task_id)
         return task_id
 
     def _choose(self) -> int:
@@ -83,7 +87,7 @@ class GradientScheduler(PyTaskScheduler):
             return self.rounds - 1
         alive = []
         for i in range(count):
-            outer.touch_task(i)  # joins a finished batch (the local runner's always are)
+            outer.touch_task(i)  # joins a finished batch (a local runner's always is)
             trials, best = self.progress(i)
             if trials != self.seen.get(i) and math.isfinite(best):  # one entry per batch
                 self.seen[i] = trials

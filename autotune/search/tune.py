@@ -23,18 +23,21 @@ from tvm.s_tir.meta_schedule.utils import cpu_count, fork_seed
 from tvm.s_tir.schedule import ScheduleError
 
 from autotune.baselines import baselines_for
-from autotune.errors import AutotuneError, Interrupted, LogError, WorkloadError, first_line
-from autotune.hardware.target import (
-    device_for,
-    resolve_target,
-    target_key,
-    target_threads,
+from autotune.errors import (
+    AutotuneError,
+    Interrupted,
+    LogError,
+    RemoteError,
+    WorkloadError,
+    first_line,
 )
+from autotune.hardware.target import target_key, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.events import EventLog
 from autotune.logs.routed import RoutedDatabase
 from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
-from autotune.measure.compile import compile_module, prepare_module, protocol_for
+from autotune.measure.compile import protocol_for
+from autotune.measure.device import KernelDevice, LocalDevice
 from autotune.measure.protocol import Protocol, Timing, input_sets, measure
 from autotune.measure.validate import best_validated, record_winner
 from autotune.search.callbacks.per_task import PerTask
@@ -155,8 +158,23 @@ def tune_budget(
     workloads = list(dict.fromkeys(workloads))
     if not workloads:
         raise AutotuneError("nothing to tune: give at least one workload")
-    tgt = resolve_target(target)
-    device_for(tgt)  # fail now, not after the search, if nothing can run the kernels
+    own = workers is None
+    workers = Workers() if own else workers
+    try:
+        return _tune_groups(workloads, target, budget, trials, progress, search, workers,
+                            weights)
+    finally:  # every worker ends with the search, however it ends
+        if own:
+            workers.close()
+
+
+def _tune_groups(workloads: list[Workload], target, budget: Budget, trials: int, progress: bool,
+                 search: SearchOptions, workers: Workers,
+                 weights: Mapping[Workload, float] | None) -> list[TuneResult]:
+    """``tune_budget`` on ``workers``: measured, checked and timed on their devices."""
+    tgt = workers.target(target)
+    device = workers.device
+    device.require(tgt)  # fail now, not after the search, if nothing can run the kernels
     set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     store = budget.store
     groups = [wl.variants() if search.variants else [wl] for wl in workloads]
@@ -177,7 +195,7 @@ def tune_budget(
             ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
                           progress, workers, task_weights, task_groups)
     elapsed = time.perf_counter() - started
-    results = iter([summarize(e, n, elapsed) for e, n in zip(entries, ran)])
+    results = iter([summarize(e, n, elapsed, device) for e, n in zip(entries, ran)])
     if not search.variants:
         return list(results)
     return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
@@ -280,10 +298,10 @@ def batch_size(trials_per_iter: int, trials: int, tasks: int) -> int:
 
 
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,
-            progress: bool, workers: Workers | None, task_weights: list[float],
+            progress: bool, workers: Workers, task_weights: list[float],
             task_groups: list[int]) -> list[int]:
     """One MetaSchedule task per log, one budget, each task's records into its own log,
-    built and measured by ``workers`` (None: workers of its own, stopped at the end); the
+    built and measured by ``workers`` (which stop the search when its devices are gone); the
     scheduler weighs each task's expected gain by ``task_weights``, and the variants of one
     workload (the same ``task_groups`` number) through the fastest of them.
 
@@ -297,7 +315,7 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         print(f"first round: a batch of {batch} for each of the {len(entries)} tasks "
               f"({batch * len(entries)} trials), then the budget goes where it gains most",
               file=sys.stderr)
-    bar = _progress_bar(entries, total, progress)
+    bar = _progress_bar(entries, total, progress, local=workers.remote is None)
     work_dir = entries[0].path
     if len(entries) > 1:
         work_dir = Path(entries[0].path).parent / "_suite"
@@ -322,8 +340,13 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         if search.transfer and len(entries) > 1 else None
     load_tensor_intrinsics(tgt)  # before TuneContext would import every backend's
     interrupted, restore = _watch_interrupts(progress)
-    own = workers is None
-    workers = Workers() if own else workers
+    lost: list[str] = []
+
+    def devices_lost() -> bool:  # remote devices all gone: no further batch
+        if not lost and (why := workers.lost()) is not None:
+            lost.append(why)
+        return bool(lost)
+
     try:
         with _quiet_metaschedule_logger():
             ms.tune_tasks(
@@ -335,17 +358,21 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 num_trials_per_iter=batch,
                 builder=workers.builder,
                 cost_model=cost_model,
-                runner=workers.runner,
+                runner=workers.runner_for(tgt),
                 database=database,
                 measure_callbacks=[*ms.MeasureCallback.create("default"), bar,
                                    PerTask(events)],
                 task_scheduler=GradientScheduler(
                     lambda i: (events[i].trial, events[i].best), seconds, seed=search.seed,
                     charge=lambda i, s: events[i].charge(s),
-                    stop=lambda: bool(interrupted) or disk_low(), groups=task_groups),
+                    stop=lambda: bool(interrupted) or disk_low() or devices_lost(),
+                    groups=task_groups),
             )
         if interrupted:
             raise _interrupted(gained())
+        if lost:
+            raise RemoteError(f"{lost[0]}: the search stopped after {sum(gained())} trial(s), "
+                              "every one kept in the log; run it again to continue")
         if disk_low():
             raise LogError(
                 f"only {_free_bytes(work_dir) >> 20} MiB left on the disk of {work_dir}: the "
@@ -361,13 +388,11 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
                 f"MetaSchedule cannot build a design space for "
                 f"{', '.join(e.workload.key for e in entries)}: {_schedule_error(err)}") from None
         raise
-    finally:  # every worker ends with the search, however it ends
+    finally:
         restore()
         bar.close()
         for log in events:
             log.close()
-        if own:
-            workers.close()
     return gained()
 
 
@@ -440,10 +465,12 @@ def _strategy(search: SearchOptions, population: int, cost_model, traces, trials
     return ColdStartSearch(cost_model, traces, trials_left, siblings, **settings)
 
 
-def _progress_bar(entries, total: int | None, progress: bool) -> ProgressBar:
+def _progress_bar(entries, total: int | None, progress: bool, local: bool) -> ProgressBar:
+    """One bar for the run; for one workload measured here it shows the speedup over the
+    fastest library on this machine."""
     if len(entries) == 1:  # GFLOP/s and a speedup mean something for one workload
         wl = entries[0].workload
-        reference = _fastest_library(wl, entries[0].target) if progress else None
+        reference = _fastest_library(wl, entries[0].target) if progress and local else None
         return ProgressBar(total, wl.flops, wl.key, disable=not progress, reference=reference)
     return ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
 
@@ -465,17 +492,15 @@ def _fastest_library(wl: Workload, target: tvm.target.Target) -> tuple[str, floa
     return min(times.items(), key=lambda item: item[1]) if times else None
 
 
-def summarize(entry, trials_run: int = 0, seconds: float = 0.0) -> TuneResult:
-    """Validate and time the best record of a log."""
+def summarize(entry, trials_run: int = 0, seconds: float = 0.0,
+              device: KernelDevice = LocalDevice()) -> TuneResult:
+    """Validate and time the best record of a log, on ``device`` (where it was measured)."""
     tgt, wl = entry.target, entry.workload
-    choice = best_validated(entry)
+    choice = best_validated(entry, check=device.check)
     records = len(entry.database().get_all_tuning_records())
     timing: Timing | None = None
     if choice is not None:
-        protocol = protocol_for(tgt)
-        rt_mod = compile_module(choice.module, tgt)
-        sets = input_sets(wl, protocol.sets_for(wl))
-        timing = measure(prepare_module(rt_mod, wl, sets, device_for(tgt)), protocol)
+        timing = device.time(choice.module, wl, tgt, protocol_for(tgt))
     return TuneResult(
         workload=wl.key,
         target=target_key(tgt),

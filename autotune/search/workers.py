@@ -5,6 +5,10 @@ a caller that runs several searches one after another (``bench`` over a suite, a
 session) passes one ``Workers`` to all of them. Every worker ends when ``close`` is called,
 when the ``with`` block ends, or when this process ends, however it ends
 (``builder.die_with_parent``).
+
+Candidates are measured here, or with ``remote`` on the devices registered under a TVM RPC
+tracker's key (``autotune.remote``): built here for the remote target, measured there
+several at a time, and the chosen kernel checked and timed there too.
 """
 
 from __future__ import annotations
@@ -12,18 +16,40 @@ from __future__ import annotations
 import os
 from functools import partial
 
+import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from autotune.hardware.target import resolve_target, target_threads
+from autotune.measure.device import KernelDevice, LocalDevice
 from autotune.measure.protocol import Protocol
+from autotune.remote.tracker import Remote
 from autotune.search.builder import WarmBuilder, die_with_parent
 
 
 class Workers:
-    """A warm builder and a local runner, started on first use."""
+    """A warm builder and a runner (local, or over RPC with ``remote``), started on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, remote: Remote | None = None) -> None:
+        self.remote = remote
         self._builder: WarmBuilder | None = None
-        self._runner: ms.runner.LocalRunner | None = None
+        self._runner: ms.runner.PyRunner | None = None
+        self._threads: int | None = None
+
+    def target(self, spec: str | dict | tvm.target.Target) -> tvm.target.Target:
+        """The target whose kernels these workers measure: ``spec`` resolved, where ``cpu``
+        with a remote means the remote device's CPU (as its server reports it)."""
+        if self.remote is not None and isinstance(spec, str) and spec.strip() == "cpu":
+            return self.remote.target()
+        return resolve_target(spec)
+
+    @property
+    def device(self) -> KernelDevice:
+        """Where the chosen kernels are checked and timed: where candidates are measured."""
+        if self.remote is None:
+            return LocalDevice()
+        from autotune.remote.device import RemoteDevice  # pylint: disable=import-outside-toplevel
+
+        return RemoteDevice(self.remote)
 
     @property
     def builder(self) -> WarmBuilder:
@@ -31,22 +57,43 @@ class Workers:
             self._builder = WarmBuilder()
         return self._builder
 
-    @property
-    def runner(self) -> ms.runner.LocalRunner:
-        """MetaSchedule's local runner, measuring with the timing protocol's settings."""
+    def runner_for(self, target: tvm.target.Target) -> ms.runner.PyRunner:
+        """The runner, measuring with the timing protocol's settings and ``target``'s threads:
+        MetaSchedule's ``LocalRunner`` here, ``RemoteRunner`` (its ``RPCRunner``) remotely."""
+        threads = target_threads(target) if self.remote is None \
+            else int(target.attrs.get("num-cores") or 0)
+        if self._runner is not None and self._threads != threads:
+            self._close_runner()
         if self._runner is None:
-            self._runner = ms.runner.LocalRunner(
-                evaluator_config=Protocol().evaluator_config(),
-                initializer=partial(die_with_parent, os.getpid()))
+            config = Protocol().evaluator_config()
+            initializer = partial(die_with_parent, os.getpid())
+            if self.remote is None:
+                self._runner = ms.runner.LocalRunner(evaluator_config=config,
+                                                     initializer=initializer)
+            else:
+                from autotune.remote.runner import RemoteRunner  # pylint: disable=import-outside-toplevel
+
+                self._runner = RemoteRunner(self.remote, config, threads, initializer)
+            self._threads = threads
         return self._runner
+
+    def lost(self) -> str | None:
+        """Why no further batch can be measured (remote devices all gone), or None."""
+        lost = getattr(self._runner, "lost", None)
+        return lost() if lost is not None else None
+
+    def _close_runner(self) -> None:
+        if isinstance(self._runner, ms.runner.LocalRunner):
+            self._runner.pool.shutdown(wait=False)
+        elif self._runner is not None:
+            self._runner.shutdown()
+        self._runner = None
 
     def close(self) -> None:
         """Stop every worker (new ones start on the next use)."""
         if self._builder is not None:
             self._builder.shutdown()
-        if self._runner is not None:
-            self._runner.pool.shutdown(wait=False)
-            self._runner = None
+        self._close_runner()
 
     def __enter__(self) -> Workers:
         return self
