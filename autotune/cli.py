@@ -277,15 +277,32 @@ def demo(trials, log_dir, out, quiet) -> None:
 @click.option("--baseline", "baselines", multiple=True,
               help="Only these baselines (repeatable; default: every one for the target).")
 @search_options
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Run each workload as a task on this Ray cluster ('auto': the one this "
+                   "machine belongs to; 'ray://HOST:10001': through Ray Client); its log comes "
+                   "back here as it grows. --time-budget is then each workload's.")
+@click.option("--ray-cpus", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="CPUs each Ray task takes (default: the target's cores).")
+@remote_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_obj
-def bench(obj, suite, target, budget, out, baselines, search, quiet) -> None:
+def bench(obj, suite, target, budget, out, baselines, search, ray_address, ray_cpus, workers,
+          quiet) -> None:
     """Run a suite (a shipped name or a TOML file): tune, then time tuned vs untuned vs baselines."""
     from autotune.benchmark.run import bench_budget
+    from autotune.cluster.ray_suite import RayCluster
 
+    if ray_cpus is not None and ray_address is None:
+        raise AutotuneError("--ray-cpus needs --ray ADDRESS")
+    cluster = RayCluster(ray_address, ray_cpus) if ray_address else None
+    if cluster is not None and workers.remote is not None:
+        raise AutotuneError("--ray and --rpc do not go together: a Ray worker measures on "
+                            "its own CPU")
     command = "autotune " + " ".join(obj["argv"])
-    result = bench_budget(suite, target, budget, out, baselines=list(baselines) or None,
-                          progress=not quiet, command=command, search=search)
+    with workers:
+        result = bench_budget(suite, target, budget, out, baselines=list(baselines) or None,
+                              progress=not quiet, command=command, search=search,
+                              cluster=cluster, workers=workers)
     for name, reason in result.skipped.items():
         click.echo(f"skipped baseline {name}: {reason}")
     table = result.results

@@ -116,9 +116,14 @@ class LogEntry:
                 if isinstance(v, dict) and isinstance(v.get("ok"), bool)}
 
     def save_verdict(self, rid: str, verdict: dict) -> None:
+        self.save_verdicts({rid: verdict})
+
+    def save_verdicts(self, new: dict[str, dict], keep_old: bool = False) -> None:
+        """Record verdicts by record id (``keep_old``: where one is already kept, keep it)."""
         with _lock(str(self.path / ".validation.lock")):
             verdicts = self.verdicts()
-            verdicts[rid] = verdict
+            verdicts.update({rid: v for rid, v in new.items()
+                             if not (keep_old and rid in verdicts)})
             write_json(self.path / VERDICTS, verdicts)
 
 

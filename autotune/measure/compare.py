@@ -28,12 +28,14 @@ from autotune.measure.compile import (
     prepare_module,
     prepare_packed_call,
 )
+from autotune.measure.device import KernelDevice
 from autotune.measure.protocol import Prepared, Protocol, Timing, input_sets, measure
 from autotune.measure.validate import best_variant
 from autotune.workload import Workload
 
 CALL_PATH = "package call: NumPy arrays in, NumPy out="
 GPU_CALL_PATH = "package call: device tensors in, device out="
+REMOTE_KERNEL = "remote device: the bare kernel, TVM's time_evaluator"
 
 
 def compare_workload(
@@ -78,6 +80,24 @@ def compare_workload(
             continue
         row = _timed_row(wl, baseline.name, prepared, sets, protocol, None)
         row["weights"] = "constant" if baseline.constant_weights(wl) else "per call"
+        rows.append(row)
+    return rows
+
+
+def compare_on_device(wl: Workload, store: LogStore, tgt: tvm.target.Target,
+                      device: KernelDevice, protocol: Protocol) -> list[dict]:
+    """Rows for the tuned and the untuned kernel, checked and timed on ``device`` (a remote
+    one: no library runs there, and the kernel is timed bare, ``kernel_us``)."""
+    chosen = best_variant(store, wl, tgt, check=device.check)
+    rows = []
+    for name, mod in [("tvm-tuned", chosen[1].module if chosen else None),
+                      ("tvm-untuned", default_module(wl, tgt))]:
+        error = "no validated record" if mod is None else device.check(mod, wl, tgt)
+        timing = None if error else device.time(mod, wl, tgt, protocol)
+        row = _row(wl, name, timing, timing is not None, error, validated=name == "tvm-tuned")
+        row["timed"] = REMOTE_KERNEL if timing else ""
+        row["kernel_us"] = row["median_us"]
+        row["variant"] = chosen[0].key if name == "tvm-tuned" and chosen else ""
         rows.append(row)
     return rows
 

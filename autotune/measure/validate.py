@@ -66,13 +66,14 @@ def best_validated(entry: LogEntry, top_k: int = 16, check: Check | None = None)
 
 
 def best_variant(
-    store: LogStore, workload: Workload, target: tvm.target.Target
+    store: LogStore, workload: Workload, target: tvm.target.Target, check: Check | None = None
 ) -> tuple[Workload, Choice] | None:
     """The validated kernel that serves ``workload``: from its own log or a layout variant's.
 
     The winner recorded by the last tuning run with variants (each re-measured by the one
     protocol) is used while it still validates; otherwise the variant whose chosen record
-    MetaSchedule measured fastest. None if no log has a validated record.
+    MetaSchedule measured fastest. None if no log has a validated record. ``check``: as
+    ``best_validated``'s.
     """
     found: dict[str, tuple[Workload, Choice]] = {}
     for wl in workload.variants():
@@ -80,7 +81,7 @@ def best_variant(
             entry = store.open(wl, target)
         except LogError:
             continue
-        choice = best_validated(entry)
+        choice = best_validated(entry, check=check)
         if choice is not None:
             found[wl.key] = (wl, choice)
     if not found:

@@ -56,6 +56,10 @@ class LoopbackFleet:
         """Kill a server and the sessions it serves (its process group), as a crash would."""
         _kill(self.servers[index])
 
+    def kill_tracker(self) -> None:
+        """Kill the tracker and the process it serves from (its process group)."""
+        _kill(self.tracker)
+
     def close(self) -> None:
         for proc in [*self.servers, self.tracker]:
             _kill(proc)

@@ -108,7 +108,9 @@ def tune(
     best schedules of the most similar workloads already tuned for this target (then of the
     seed logs, ``seed_logs``), fitted to this one (``search.transfer``). ``workers`` are
     the build and measure processes to reuse across calls (``search.workers.Workers``);
-    None: this call starts its own and stops them before it returns.
+    None: this call starts its own and stops them before it returns. ``Workers(remote)``
+    measures on the devices registered with a TVM RPC tracker (``autotune.Remote``), where
+    the best record is then checked and timed too; ``target="cpu"`` is then their CPU.
     """
     return tune_many([workload], target, trials, log_dir, time_budget=time_budget,
                      progress=progress, search=search, workers=workers)[0]

@@ -29,8 +29,11 @@ from autotune.search.builder import WarmBuilder, die_with_parent
 class Workers:
     """A warm builder and a runner (local, or over RPC with ``remote``), started on first use."""
 
-    def __init__(self, remote: Remote | None = None) -> None:
+    def __init__(self, remote: Remote | None = None, protocol: Protocol = Protocol()) -> None:
+        """``protocol``: its ``tuning_repeat`` samples of at least ``min_sample_s`` each
+        rank a candidate (``Protocol.evaluator_config``)."""
         self.remote = remote
+        self.protocol = protocol
         self._builder: WarmBuilder | None = None
         self._runner: ms.runner.PyRunner | None = None
         self._threads: int | None = None
@@ -65,7 +68,7 @@ class Workers:
         if self._runner is not None and self._threads != threads:
             self._close_runner()
         if self._runner is None:
-            config = Protocol().evaluator_config()
+            config = self.protocol.evaluator_config()
             initializer = partial(die_with_parent, os.getpid())
             if self.remote is None:
                 self._runner = ms.runner.LocalRunner(evaluator_config=config,
