@@ -11,7 +11,8 @@ and loads one B vector per column vector. Here, for the "C" block of the gemm te
   register file (one design space per tile shape);
 - ``r`` is split by ``sample_perfect_tile`` (the search mutates the depth of a pass);
 - the accumulators are a cache-write buffer at the tile, written to C (or through the
-  padded grid's copy-out) right there; tiles run in parallel.
+  padded grid's copy-out) right there; tiles run in parallel. A column tail computed apart
+  (``whole_columns``) is left as the template writes it; its copy into C runs by rows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from autotune.workload.register_tiles import (
 from autotune.workload.template import Sketch, block_names
 
 MAX_VECTORS = 4  # column vectors in a tile: more leaves too few rows to reuse each B load
+MAX_STREAM_ROWS = 4  # products this skinny also get the streaming (GEMV) sketch
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,38 @@ def gemm_sketch(tile: GemmTile, lanes: int) -> Sketch:
         sch.vectorize(sch.get_loops(init)[-1])
         if "pad_b" in names:
             sch.parallel(sch.get_loops(sch.get_sblock("pad_b"))[0])
+        if "unsplit" in names:  # the split grid's copy of both column blocks into C
+            sch.parallel(sch.get_loops(sch.get_sblock("unsplit"))[0])
 
     return Sketch(tile.name, apply)
+
+
+def stream_sketch(lanes: int) -> Sketch:
+    """The sketch of a skinny product (a GEMV): each core streams a band of B's columns,
+    row after row, into accumulators of the whole band (in L1), a few rows of B at a time
+    (``r`` split by ``sample_perfect_tile``, unrolled inside each vector), so that each
+    accumulator is loaded and stored once per few rows of B, as BLAS's GEMV kernels do."""
+
+    def apply(sch: Schedule) -> None:
+        block = sch.get_sblock("C")
+        i, j, r = sch.get_loops(block)
+        j_vectors, j_l = sch.split(j, [None, lanes])
+        j_o, j_v = sch.split(j_vectors, sch.sample_perfect_tile(j_vectors, n=2))
+        r_o, r_i = sch.split(r, sch.sample_perfect_tile(r, n=2, max_innermost_factor=16))
+        sch.reorder(j_o, r_o, j_v, i, r_i, j_l)
+        sch.parallel(j_o)
+        sch.vectorize(j_l)
+        sch.unroll(r_i)
+        sch.unroll(i)
+        acc = sch.cache_write(block, 0, "global")
+        sch.reverse_compute_at(acc, j_o)
+        sch.vectorize(sch.get_loops(acc)[-1])
+        init = sch.decompose_reduction(block, r_o)
+        sch.vectorize(sch.get_loops(init)[-1])
+        if "unsplit" in block_names(sch.mod["main"]):
+            sch.parallel(sch.get_loops(sch.get_sblock("unsplit"))[0])
+
+    return Sketch("stream", apply)
 
 
 def gemm_sketches(target, *, rows: int, columns: int, dtype: str) -> list[Sketch]:
@@ -98,5 +130,8 @@ def gemm_sketches(target, *, rows: int, columns: int, dtype: str) -> list[Sketch
     if vectors is None or columns % vectors.lanes(dtype):
         return []
     lanes = vectors.lanes(dtype)
-    return [gemm_sketch(tile, lanes)
-            for tile in gemm_tiles(rows, columns // lanes, vectors.registers)]
+    sketches = [gemm_sketch(tile, lanes)
+                for tile in gemm_tiles(rows, columns // lanes, vectors.registers)]
+    if rows <= MAX_STREAM_ROWS:
+        sketches.append(stream_sketch(lanes))
+    return sketches

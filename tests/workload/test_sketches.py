@@ -8,10 +8,12 @@ from tvm import s_tir
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.measure.compile import check_numerics, compile_module
+from autotune.kernels.gemm import whole_columns
 from autotune.workload import Workload
 from autotune.workload.conv_sketch import conv_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
 from autotune.workload.register_tiles import ACCUMULATORS, MAX_TAIL_WASTE
+from autotune.workload.template import block_names
 
 CASES = {
     # a prime output width (47): every pixel tile but 1 and 47 leaves a predicated tail
@@ -28,6 +30,10 @@ CASES = {
     "gemm-padded": Workload("gemm", m=37, n=60, k=33),
     # the plain grid: a few rows, columns of whole vectors
     "gemm-plain": Workload("gemm", m=5, n=64, k=7),
+    # a GEMV over a prime width: whole vectors of columns, and a tail block beside them
+    "gemv-split": Workload("gemm", m=1, n=1031, k=9),
+    # two rows: the streaming sketch too (the last of the sketches)
+    "gemv-rows": Workload("gemm", m=2, n=48, k=10),
 }
 
 
@@ -71,6 +77,20 @@ def test_gemm_sketches_need_columns_of_whole_vectors(cpu):
     assert wl.template.sketches(wl.params, cpu) == []
 
 
+@pytest.mark.parametrize(("m", "n", "k", "whole"), [
+    (1, 4099, 1023, 4096),  # a GEMV over a prime width: 3 columns in the tail
+    (7, 1039, 64, 1024),
+    (1, 1001, 1023, 1001),  # too narrow: the tail would be too large a share
+    (1, 4104, 64, 4104),  # columns already of whole vectors
+    (37, 4099, 129, 4099),  # the padded grid's (its columns are padded instead)
+])
+def test_a_skinny_product_computes_its_column_tail_apart(cpu, m, n, k, whole):
+    wl = Workload("gemm", m=m, n=n, k=k)
+    assert whole_columns(m, n, k) == whole
+    names = block_names(wl.module(cpu)["main"])
+    assert ("C_tail" in names) == (whole != n)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_every_sketch_computes_the_kernel(cpu, name, tmp_path):
     """Each sketch (random decisions) builds and matches NumPy; its trace, through a
@@ -80,7 +100,7 @@ def test_every_sketch_computes_the_kernel(cpu, name, tmp_path):
     workload = log.commit_workload(wl.module(cpu))
     sketches = wl.template.sketches(wl.params, cpu)
     assert sketches
-    for i, sketch in enumerate(sketches[:: max(1, len(sketches) // 3)]):
+    for i, sketch in enumerate([*sketches[:-1:max(1, len(sketches) // 3)], sketches[-1]]):
         sch = s_tir.Schedule(wl.module(cpu), seed=i + 1)
         sketch.apply(sch)
         assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None, sketch.name
