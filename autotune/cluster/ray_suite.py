@@ -143,7 +143,10 @@ def bench_on_ray(suite: Suite, target, budget: Budget, out_dir: Path, cluster: R
     log_dir = budget.log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     merging = threading.Lock()
-    say = _Reporter(progress)
+
+    def say(line: str) -> None:  # the driver's news, one line each on stderr
+        if progress:
+            print(line, file=sys.stderr, flush=True)
 
     def drive(item: SuiteItem) -> dict:
         tuned = item.workload.variants() if search.variants else [item.workload]
@@ -222,13 +225,3 @@ def _tables(suite: Suite, outcomes: list[dict], out_dir: Path, command: str | No
     curves = pd.concat(curve_tables, ignore_index=True) if curve_tables else pd.DataFrame()
     return results, curves, files, skipped, notes
 
-
-class _Reporter:
-    """Prints the driver's news on stderr, one line each (nothing when quiet)."""
-
-    def __init__(self, progress: bool) -> None:
-        self.progress = progress
-
-    def __call__(self, line: str) -> None:
-        if self.progress:
-            print(line, file=sys.stderr, flush=True)

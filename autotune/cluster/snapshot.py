@@ -4,7 +4,6 @@ one target never mixed with another's; a record already present is not repeated)
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -40,14 +39,14 @@ def apply(snapshot: Snapshot, log_dir: Path) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="autotune-snapshot-") as scratch:
         unpack(snapshot, Path(scratch))
         merged = [name for _, name, _ in merge([scratch], log_dir)]
-        entries = {Path(e.path): e for e in LogStore(log_dir).entries()}
-        for name in merged:
-            ours, theirs = Path(log_dir) / name, Path(scratch) / name
-            if (theirs / VERDICTS).exists():
-                entries[ours].save_verdicts(json.loads((theirs / VERDICTS).read_text()),
-                                            keep_old=True)
-            if _lines(theirs / EVENTS) > _lines(ours / EVENTS):
-                write_text(ours / EVENTS, (theirs / EVENTS).read_text(encoding="utf-8"))
+        store = LogStore(log_dir)
+        for theirs in LogStore(scratch).entries():
+            ours = store.open(theirs.workload, theirs.target)
+            if (theirs.path / VERDICTS).exists():
+                ours.save_verdicts(theirs.verdicts(), keep_old=True)
+            if _lines(theirs.path / EVENTS) > _lines(ours.path / EVENTS):
+                write_text(ours.path / EVENTS,
+                           (theirs.path / EVENTS).read_text(encoding="utf-8"))
     return merged
 
 

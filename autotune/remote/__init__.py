@@ -5,7 +5,7 @@ the remote target and measured there by MetaSchedule's ``RPCRunner`` (``runner``
 chosen kernel is checked against NumPy and timed on a remote device too (``device``).
 """
 
-from autotune.remote.tracker import Remote
 from autotune.errors import RemoteError
+from autotune.remote.tracker import Remote
 
 __all__ = ["Remote", "RemoteError"]

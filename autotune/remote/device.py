@@ -15,8 +15,8 @@ from autotune.deploy.linker import linker_for
 from autotune.errors import RemoteError, first_line
 from autotune.measure.alignment import compile_kernels
 from autotune.measure.protocol import Protocol, Timing
-from autotune.remote.runner import AFFINITY_DEFAULT
-from autotune.remote.tracker import Remote
+from autotune.remote.runner import size_pool
+from autotune.remote.tracker import Remote, remote_threads
 from autotune.workload import Workload
 
 LIBRARY = "autotune_kernel.so"
@@ -64,8 +64,7 @@ class RemoteDevice:
                                                             fcompile=linker_for(target))
             sess = self.remote.session()
             try:
-                threads = int((target.host or target).attrs.get("num-cores") or 0)
-                sess.get_function("runtime.config_threadpool")(AFFINITY_DEFAULT, threads)
+                size_pool(sess, remote_threads(target))
                 sess.upload(str(path))
                 rt_mod = sess.load_module(LIBRARY)
             except Exception as err:  # pylint: disable=broad-except

@@ -5,7 +5,6 @@ after the batch in flight (``RemoteRunner.lost``)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -20,42 +19,26 @@ from tvm.s_tir.meta_schedule.runner import (
 )
 from tvm.s_tir.meta_schedule.runner.rpc_runner import default_run_evaluator
 
-from autotune.errors import RemoteError
 from autotune.remote.tracker import Remote
 
-POLL_S = 2.0  # how often a waiting candidate asks the tracker whether any server is left
 AFFINITY_DEFAULT = 1  # runtime.config_threadpool's mode that TVM's own pool starts with
 
 
 def open_session(remote: Remote, _config: RPCConfig):
-    """A session with a free server under the key, waiting while all are busy; RemoteError
-    once no server is registered any more (a request for a key without servers would wait
-    at the tracker forever)."""
-    found: list = []
+    """``RPCRunner``'s session maker: ``Remote.session`` (which gives up once no server is
+    left, where MetaSchedule's own would wait at the tracker forever)."""
+    return remote.session()
 
-    def request() -> None:
-        try:
-            found.append(remote.connect_tracker().request(
-                remote.key, priority=1, session_timeout=remote.session_timeout_s))
-        except Exception as err:  # pylint: disable=broad-except  # raised below
-            found.append(err)
 
-    thread = threading.Thread(target=request, daemon=True)
-    thread.start()
-    while True:
-        thread.join(POLL_S)
-        if found:
-            if isinstance(found[0], Exception):
-                raise found[0]
-            return found[0]
-        if remote.servers() == 0:
-            raise RemoteError(f"no RPC server is left under {remote}")
+def size_pool(session, threads: int) -> None:
+    """Give the session's thread pool ``threads`` threads (0: the server's own count); each
+    session runs in a fresh server process, with the server's default pool."""
+    session.get_function("runtime.config_threadpool")(AFFINITY_DEFAULT, threads)
 
 
 def run_with_threads(threads: int, session, rt_mod, device, evaluator_config, repeated_args):
-    """MetaSchedule's evaluator, after sizing the server's thread pool to the target's
-    cores (each session runs in a fresh server process with the server's default pool)."""
-    session.get_function("runtime.config_threadpool")(AFFINITY_DEFAULT, threads)
+    """MetaSchedule's evaluator, on a pool of the target's ``threads`` (``size_pool``)."""
+    size_pool(session, threads)
     return default_run_evaluator(session, rt_mod, device, evaluator_config, repeated_args)
 
 
@@ -80,12 +63,7 @@ class RemoteRunner(PyRunner):
 
     def lost(self) -> str | None:
         """Why no further batch can be measured (no server left, the tracker gone), or None."""
-        try:
-            if self.remote.servers() == 0:
-                return f"no RPC server is left under {self.remote}"
-        except RemoteError as err:
-            return str(err)
-        return None
+        return self.remote.missing()
 
     def shutdown(self) -> None:
         self.rpc.pool.shutdown(wait=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import tvm
 from tvm import rpc
@@ -13,6 +15,7 @@ from tvm.s_tir.meta_schedule.runner import RPCConfig
 from autotune.errors import RemoteError, TargetError, first_line
 
 DEFAULT_PORT = 9190  # TVM's tracker default
+POLL_S = 2.0  # how often a request waiting for a busy device asks whether any is left
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,7 @@ class Remote:
     connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        host, sep, port = self.tracker.rpartition(":")
-        if not sep:
-            host, port = self.tracker, str(DEFAULT_PORT)
+        host, port = _split(self.tracker)
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise RemoteError(f"tracker address {self.tracker!r} is not HOST:PORT")
         if not self.key or any(c.isspace() for c in self.key):
@@ -43,12 +44,11 @@ class Remote:
 
     @property
     def host(self) -> str:
-        return self.tracker.rpartition(":")[0] or self.tracker
+        return _split(self.tracker)[0]
 
     @property
     def port(self) -> int:
-        host, sep, port = self.tracker.rpartition(":")
-        return int(port) if sep else DEFAULT_PORT
+        return int(_split(self.tracker)[1])
 
     def __str__(self) -> str:
         return f"key {self.key!r} at tracker {self.host}:{self.port}"
@@ -62,28 +62,20 @@ class Remote:
         """A session with the tracker, or RemoteError within ``connect_timeout_s``."""
         try:  # TVM's client retries a refused connection for a minute: ask once first
             socket.create_connection((self.host, self.port), self.connect_timeout_s).close()
+            return _waited(lambda: rpc.connect_tracker(self.host, self.port),
+                           self.connect_timeout_s,
+                           lambda: self._unreachable(f"no answer in {self.connect_timeout_s:g} s"))
         except OSError as err:
-            raise RemoteError(f"the RPC tracker at {self.host}:{self.port} cannot be reached "
-                              f"({err.strerror or err}); check it with: python -m "
-                              f"tvm.exec.query_rpc_tracker --host {self.host} "
-                              f"--port {self.port}") from None
-        found: list = []
+            self._unreachable(err.strerror or str(err))
+        except RemoteError:
+            raise
+        except Exception as err:  # pylint: disable=broad-except  # TVM's own errors
+            self._unreachable(first_line(err))
 
-        def connect() -> None:
-            try:
-                found.append(rpc.connect_tracker(self.host, self.port))
-            except Exception as err:  # pylint: disable=broad-except  # reported below
-                found.append(err)
-
-        thread = threading.Thread(target=connect, daemon=True)
-        thread.start()
-        thread.join(self.connect_timeout_s)
-        if not found or isinstance(found[0], Exception):
-            why = first_line(found[0]) if found else f"no answer in {self.connect_timeout_s:g} s"
-            raise RemoteError(f"the RPC tracker at {self.host}:{self.port} cannot be reached "
-                              f"({why}); check it with: python -m tvm.exec.query_rpc_tracker "
-                              f"--host {self.host} --port {self.port}")
-        return found[0]
+    def _unreachable(self, why: str) -> NoReturn:
+        raise RemoteError(f"the RPC tracker at {self.host}:{self.port} cannot be reached "
+                          f"({why}); check it with: python -m tvm.exec.query_rpc_tracker "
+                          f"--host {self.host} --port {self.port}") from None
 
     def servers(self) -> int:
         """Servers registered under the key now (RemoteError if the tracker is gone)."""
@@ -106,12 +98,29 @@ class Remote:
                               f"--key {self.key}")
         return count
 
-    def session(self) -> rpc.RPCSession:
-        """A session with one of the devices (the tracker picks a free one)."""
-        self.require_servers()
+    def missing(self) -> str | None:
+        """Why no device can be had now (no server left, the tracker gone), or None."""
         try:
-            return self.connect_tracker().request(
-                self.key, priority=1, session_timeout=self.session_timeout_s)
+            return None if self.servers() else f"no RPC server is left under {self}"
+        except RemoteError as err:
+            return str(err)
+
+    def session(self) -> rpc.RPCSession:
+        """A session with a free device (the tracker picks it), waiting while all are busy;
+        RemoteError once none is registered any more (a request for a key without servers
+        would wait at the tracker forever)."""
+
+        def give_up() -> None:
+            why = self.missing()
+            if why is not None:
+                raise RemoteError(why)
+
+        try:
+            return _waited(lambda: self.connect_tracker().request(
+                self.key, priority=1, session_timeout=self.session_timeout_s),
+                POLL_S, give_up)
+        except RemoteError:
+            raise
         except Exception as err:  # pylint: disable=broad-except
             raise RemoteError(f"no session with {self}: {first_line(err)}") from None
 
@@ -129,3 +138,38 @@ class Remote:
                               f"({first_line(err)}): give --target as JSON") from None
         return tvm.target.Target({"kind": "llvm", "mtriple": triple, "mcpu": mcpu,
                                   "num-cores": threads})
+
+
+def remote_threads(target: tvm.target.Target) -> int:
+    """The threads a remote session runs ``target``'s kernels with: its ``num-cores``
+    (0: the size of the server's own pool)."""
+    return int((target.host or target).attrs.get("num-cores") or 0)
+
+
+def _split(address: str) -> tuple[str, str]:
+    """``host:port`` as (host, port); a bare host is on TVM's default tracker port."""
+    host, sep, port = address.rpartition(":")
+    return (host, port) if sep else (address, str(DEFAULT_PORT))
+
+
+def _waited(call: Callable[[], Any], poll_s: float, check: Callable[[], None]) -> Any:
+    """``call()`` in a thread of its own (TVM's RPC calls can block for good): its result,
+    or its error; every ``poll_s`` it is still running, ``check()`` may raise instead."""
+    found: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            found.append((True, call()))
+        except Exception as err:  # pylint: disable=broad-except  # raised by the caller
+            found.append((False, err))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while True:
+        thread.join(poll_s)
+        if found:
+            done, value = found[0]
+            if done:
+                return value
+            raise value
+        check()

@@ -46,8 +46,8 @@ from autotune.search.cost_model import cold_cost_model, warm_cost_model
 from autotune.search.intrinsics import load_tensor_intrinsics
 from autotune.search.options import Budget, SearchOptions
 from autotune.search.scheduler import GradientScheduler
-from autotune.search.strategy import ColdStartSearch
 from autotune.search.space import space_generator
+from autotune.search.strategy import ColdStartSearch
 from autotune.search.transfer import SiblingDonors, donor_traces, packaged_logs
 from autotune.search.workers import Workers
 from autotune.workload import Workload

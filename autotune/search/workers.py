@@ -22,7 +22,7 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.hardware.target import resolve_target, target_threads
 from autotune.measure.device import KernelDevice, LocalDevice
 from autotune.measure.protocol import Protocol
-from autotune.remote.tracker import Remote
+from autotune.remote.tracker import Remote, remote_threads
 from autotune.search.builder import WarmBuilder, die_with_parent
 
 
@@ -63,8 +63,7 @@ class Workers:
     def runner_for(self, target: tvm.target.Target) -> ms.runner.PyRunner:
         """The runner, measuring with the timing protocol's settings and ``target``'s threads:
         MetaSchedule's ``LocalRunner`` here, ``RemoteRunner`` (its ``RPCRunner``) remotely."""
-        threads = target_threads(target) if self.remote is None \
-            else int(target.attrs.get("num-cores") or 0)
+        threads = target_threads(target) if self.remote is None else remote_threads(target)
         if self._runner is not None and self._threads != threads:
             self._close_runner()
         if self._runner is None:
