@@ -14,6 +14,7 @@ import click
 from autotune.errors import AutotuneError, Interrupted
 from autotune.logs.store import DEFAULT_LOG_DIR
 from autotune.search.options import STRATEGIES, Budget, SearchOptions
+from autotune.workload.workload import VARIANT_POLICIES
 
 LOG_DIR = click.option(
     "--log-dir", default=DEFAULT_LOG_DIR, show_default=True, type=click.Path(file_okay=False),
@@ -27,9 +28,13 @@ SEARCH_OPTIONS = [
                  help="Schedules the evolutionary search samples and evolves per batch "
                       "(default: 8 per candidate measured, 128 to 512: 512 for batches of 64)."),
     click.option(
-        "--variants", is_flag=True,
-        help="Also tune the kernel's layout variants (e.g. conv2d in NHWC, NCHW[x]c) under the "
-             "same budget; the fastest validated one serves the workload."),
+        "--variants", type=click.Choice(VARIANT_POLICIES), is_flag=False, flag_value="all",
+        default=None,
+        help="Layout variants to tune beside the kernel's own layout (e.g. conv2d in NHWC, "
+             "NCHW[x]c) under the same budget; the fastest validated one serves. 'auto': "
+             "those expected to pay on the shape (a pointwise conv in blocks instead of NCHW, "
+             "other convs in both); '--variants' alone: all.  [default: none; auto for "
+             "models]"),
     click.option(
         "--warm-start", is_flag=True,
         help="Train the cost model first on the records already measured on this target "
@@ -47,21 +52,26 @@ SEARCH_OPTIONS = [
 ]
 
 
-def search_options(command):
-    """Give ``command`` the search options, passed to it as one ``search=SearchOptions``.
+def search_options(variants: str = "none"):
+    """Give the command the search options, passed to it as one ``search=SearchOptions``;
+    ``variants``: the variant policy where ``--variants`` is not given.
 
     Each option is named as the ``SearchOptions`` field it sets.
     """
     fields = {f.name for f in dataclasses.fields(SearchOptions)}
 
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        search = SearchOptions(**{name: kwargs.pop(name) for name in fields & kwargs.keys()})
-        return command(*args, search=search, **kwargs)
+    def decorate(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            chosen = {name: kwargs.pop(name) for name in fields & kwargs.keys()}
+            chosen["variants"] = chosen.get("variants") or variants
+            return command(*args, search=SearchOptions(**chosen), **kwargs)
 
-    for option in reversed(SEARCH_OPTIONS):
-        run = option(run)
-    return run
+        for option in reversed(SEARCH_OPTIONS):
+            run = option(run)
+        return run
+
+    return decorate
 
 
 def budget_options(trials_help: str, time_help: str, default_trials=None):
@@ -184,7 +194,7 @@ def kernels() -> None:
                 "Default 64, or unlimited with --time-budget.",
                 "Wall-clock budget, e.g. 8h, 45m, 1h30m; ends with --trials, whichever first.",
                 default_trials=lambda _: 64)
-@search_options
+@search_options()
 @remote_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -276,7 +286,7 @@ def demo(trials, log_dir, out, quiet) -> None:
               help="Results root; tables go to OUT/<target key>/.")
 @click.option("--baseline", "baselines", multiple=True,
               help="Only these baselines (repeatable; default: every one for the target).")
-@search_options
+@search_options()
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
               help="Run each workload as a task on this Ray cluster ('auto': the one this "
                    "machine belongs to; 'ray://HOST:10001': through Ray Client); its log comes "
@@ -309,7 +319,7 @@ def bench(obj, suite, target, budget, out, baselines, search, ray_address, ray_c
     tuned = table[table["implementation"] == "tvm-tuned"]
     cols = ["workload", "median_us", "call_overhead_us", "gflops", "roofline_fraction",
             "speedup_vs_best_baseline"]
-    if search.variants:
+    if search.variants != "none":
         cols.append("variant")
     click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     for path in result.files:
@@ -466,7 +476,7 @@ MODEL_FALLBACK = click.option(
 @TARGET
 @budget_options("Trials for the whole model, shared by its kernels (default 64 per kernel).",
                 "Wall-clock budget for the whole model, e.g. 2h.")
-@search_options
+@search_options(variants="auto")
 @remote_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def model_tune(model_file, target, budget, search, workers, quiet) -> None:

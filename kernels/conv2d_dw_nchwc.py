@@ -18,6 +18,7 @@ from autotune.errors import WorkloadError
 from autotune.kernels.conv2d import Conv2d, unpack_nchw
 from autotune.kernels.conv2d_nchwc import channel_block
 from autotune.workload.conv_sketch import blocked_conv_sketches
+from autotune.workload.template import BESIDE
 
 
 class Conv2dDepthwiseNCHWc(Conv2d):
@@ -32,6 +33,11 @@ class Conv2dDepthwiseNCHWc(Conv2d):
             raise WorkloadError(
                 "conv2d_dw_nchwc is for depthwise convs (groups = c = k), got "
                 f"groups={p['groups']}, c={p['c']}, k={p['k']}")
+
+    def auto_role(self, p: dict[str, Any]) -> str:
+        """Beside NCHW: on depthwise convs either wins (conv-unusual: a 5x5 stride-2 conv
+        blocked, a 3x3 stride-1 conv in NCHW)."""
+        return BESIDE
 
     def sketches(self, p: dict[str, Any], target):
         d = self.dims(p)

@@ -16,6 +16,11 @@ from tvm.script import tirx as T
 from autotune.errors import WorkloadError
 from autotune.kernels.conv2d import Conv2d, pad_nchw, unpack_nchw
 from autotune.workload.conv_sketch import blocked_conv_sketches
+from autotune.workload.template import BESIDE, INSTEAD
+
+# Padded output channels (as a fraction of k) up to which a pointwise conv is computed in
+# blocks alone under the "auto" variant policy.
+POINTWISE_PADDING = 0.125
 
 
 def channel_block(k: int) -> int:
@@ -40,6 +45,16 @@ class Conv2dNCHWc(Conv2d):
             raise WorkloadError(
                 f"parameter 'groups': conv2d_nchwc needs groups=1 or k/groups divisible by 4, "
                 f"got k={p['k']}, groups={p['groups']}")
+
+    def auto_role(self, p: dict[str, Any]) -> str:
+        """Instead of NCHW for a pointwise (1x1) conv whose blocks pad k little: its few
+        pixels a row (7 or 14 in a network's late stages) are NCHW's only vector axis, while
+        the blocks vectorise over output channels with the weights packed once. Beside NCHW
+        for the other convs, where either layout wins on some shapes."""
+        k = p["k"] // p["groups"]
+        padded = -(-k // self.block(p)) * self.block(p)
+        pointwise = p["kh"] == p["kw"] == 1 and p["groups"] == 1
+        return INSTEAD if pointwise and padded <= k * (1 + POINTWISE_PADDING) else BESIDE
 
     def body(self, p: dict[str, Any]):
         return self._dense(p) if p["groups"] == 1 else self._grouped(p)

@@ -38,6 +38,7 @@ from autotune.model import build_model, compare_model, load_model_package, load_
 from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
 from autotune.model.relax_tuning import relax_tuned_build
 from autotune.search.options import SearchOptions
+from autotune.workload.workload import VARIANT_POLICIES
 
 
 def torchvision_models():
@@ -91,7 +92,8 @@ def main() -> None:
     parser.add_argument("--relax-apply", action="store_true",
                         help="no Relax tuning: apply the database already in --work as it is "
                              "(e.g. of a run cut short), its records counted as its trials")
-    parser.add_argument("--variants", action="store_true", help="also tune layout variants")
+    parser.add_argument("--variants", choices=VARIANT_POLICIES, default="auto",
+                        help="layout variants to tune (default: auto, as model tune)")
     parser.add_argument("--log-dir", default="results/logs")
     parser.add_argument("--work", default="build/networks", help="models and Relax databases")
     parser.add_argument("--out", default="results")

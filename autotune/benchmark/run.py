@@ -156,7 +156,7 @@ def _tune_missing(suite: Suite, tgt, budget: Budget, search: SearchOptions,
     missing = {}
     for item in suite.items:
         wanted = budget.trials if budget.trials is not None else (item.trials or 0)
-        tuned = item.workload.variants() if search.variants else [item.workload]
+        tuned = item.workload.variants(search.variants)
         done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
         if wanted > done:
             missing[item.workload] = wanted - done

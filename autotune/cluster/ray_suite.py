@@ -91,7 +91,7 @@ def bench_item(item: SuiteItem, suite_name: str, target, budget: Budget,
     set_threads(target_threads(tgt))
     store = LogStore(scratch)
     wl = item.workload
-    tuned = wl.variants() if search.variants else [wl]
+    tuned = wl.variants(search.variants)
     wanted = budget.trials if budget.trials is not None else (item.trials or 0)
     done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
     if wanted > done:
@@ -149,7 +149,7 @@ def bench_on_ray(suite: Suite, target, budget: Budget, out_dir: Path, cluster: R
             print(line, file=sys.stderr, flush=True)
 
     def drive(item: SuiteItem) -> dict:
-        tuned = item.workload.variants() if search.variants else [item.workload]
+        tuned = item.workload.variants(search.variants)
         why = ""
         for attempt in range(cluster.retries + 1):
             with merging:

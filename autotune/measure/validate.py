@@ -6,6 +6,7 @@ import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import tvm
 from tvm.s_tir import meta_schedule as ms
@@ -112,10 +113,28 @@ def recorded_winner(store: LogStore, workload: Workload, target: tvm.target.Targ
 def record_winner(
     store: LogStore, workload: Workload, target: tvm.target.Target, latencies: dict[str, float]
 ) -> str:
-    """Keep the variant with the lowest re-measured latency as ``workload``'s winner."""
+    """Keep the variant with the lowest re-measured latency as ``workload``'s winner.
+
+    Variants timed by an earlier run and not by this one (a search under another variant
+    policy) keep their earlier latencies in the comparison.
+    """
+    folder = store.path(workload, target)
+    latencies = {**_earlier_latencies(folder / WINNER), **latencies}
     winner = min(latencies, key=latencies.__getitem__)
-    write_json(store.path(workload, target) / WINNER, {"winner": winner, "latency_s": latencies})
+    folder.mkdir(parents=True, exist_ok=True)  # a workload tuned only in another layout
+    write_json(folder / WINNER, {"winner": winner, "latency_s": latencies})
     return winner
+
+
+def _earlier_latencies(file: Path) -> dict[str, float]:
+    """The re-measured latencies a winner file holds (none where it cannot be read)."""
+    try:
+        found = json.loads(file.read_text(encoding="utf-8")).get("latency_s")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: float(v) for k, v in found.items() if isinstance(v, (int, float))}
 
 
 def check_here(mod: tvm.IRModule, workload: Workload, target: tvm.target.Target) -> str | None:

@@ -14,6 +14,7 @@ from autotune.errors import AutotuneError
 from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
 from autotune.search.budget import parse_duration
 from autotune.workload.template import INT32_MAX
+from autotune.workload.workload import VARIANT_POLICIES
 
 PACKAGED_SEEDS = Path(__file__).parent / "seeds"  # seed logs shipped with autotune
 STRATEGIES = ("autotune", "evolutionary")
@@ -28,7 +29,10 @@ class SearchOptions:
 
     trials_per_iter: int = 64  # candidates measured per batch
     seed: int | None = None  # search seed (None: a random one)
-    variants: bool = False  # also tune the layout variants; the fastest validated one serves
+    # Which layout variants are tuned beside (or instead of) a workload's own layout, and
+    # the fastest validated one serves: "none", "auto" (those expected to pay on its shape)
+    # or "all" (``Workload.variants``); True and False mean "all" and "none".
+    variants: str | bool = "none"
     warm_start: bool = False  # the cost model first learns from this target's logs
     model_warmup: int | None = None  # measurements before the cost model ranks (None: 100)
     transfer: bool = True  # a new log starts from similar workloads' best schedules
@@ -45,6 +49,11 @@ class SearchOptions:
     population: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.variants, bool):
+            object.__setattr__(self, "variants", "all" if self.variants else "none")
+        if self.variants not in VARIANT_POLICIES:
+            raise AutotuneError(f"unknown variant policy {self.variants!r}; "
+                                f"choose one of {', '.join(VARIANT_POLICIES)}")
         if self.seed is not None and not 0 <= self.seed <= INT32_MAX:
             raise AutotuneError(f"seed must be between 0 and {INT32_MAX}, got {self.seed}")
         for name in ("trials_per_iter", "model_warmup", "population"):

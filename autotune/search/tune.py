@@ -179,7 +179,7 @@ def _tune_groups(workloads: list[Workload], target, budget: Budget, trials: int,
     device.require(tgt)  # fail now, not after the search, if nothing can run the kernels
     set_threads(target_threads(tgt))  # the search measures with the threads deployment uses
     store = budget.store
-    groups = [wl.variants() if search.variants else [wl] for wl in workloads]
+    groups = [wl.variants(search.variants) for wl in workloads]
     entries = [store.open(v, tgt, create=True) for group in groups for v in group]
     started = time.perf_counter()
     ran = [0] * len(entries)
@@ -198,7 +198,7 @@ def _tune_groups(workloads: list[Workload], target, budget: Budget, trials: int,
                           progress, workers, task_weights, task_groups)
     elapsed = time.perf_counter() - started
     results = iter([summarize(e, n, elapsed, device) for e, n in zip(entries, ran)])
-    if not search.variants:
+    if search.variants == "none":
         return list(results)
     return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
             for wl, group in zip(workloads, groups)]

@@ -16,6 +16,8 @@ DTYPES = ("float32", "float16")
 # TVM's 32-bit limits: a buffer's elements (indexed with int32 unless told otherwise), and
 # MetaSchedule's trial counts and seeds.
 INT32_MAX = 2**31 - 1
+# A layout variant's role under the "auto" variant policy (``KernelTemplate.auto_role``).
+INSTEAD, BESIDE, SKIP = "instead", "beside", ""
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,12 @@ class KernelTemplate(ABC):
     # The block that packs the first weight input into an internal buffer, if the template
     # has one: a kernel deployed with known weights runs it once (``autotune.measure.prepack``).
     weight_pack: ClassVar[str | None] = None
+
+    def auto_role(self, p: dict[str, Any]) -> str:
+        """How the "auto" variant policy tunes this layout variant on workload ``p``:
+        ``INSTEAD`` of the template it is a variant of (it serves such shapes best),
+        ``BESIDE`` it (the faster serves), or not at all (``SKIP``, the default)."""
+        return SKIP
 
     def weight_inputs(self, p: dict[str, Any]) -> tuple[int, ...]:
         """``weights`` for these parameters (a template whose inputs vary with them says)."""

@@ -10,9 +10,11 @@ import tvm
 
 from autotune.errors import WorkloadError
 from autotune.workload.registry import get_template, variants_of
-from autotune.workload.template import KernelTemplate, TensorSpec
+from autotune.workload.template import BESIDE, INSTEAD, KernelTemplate, TensorSpec
 
 # Short forms used in keys; other parameter names appear in full.
+# Which layout variants a search tunes for a workload (``Workload.variants``).
+VARIANT_POLICIES = ("none", "auto", "all")
 _KEY_ABBREV = {"stride": "s", "padding": "p", "dilation": "d", "groups": "g", "epilogue": "e"}
 
 
@@ -69,19 +71,31 @@ class Workload:
         parts.append(self.params["dtype"])
         return "-".join(parts)
 
-    def variants(self) -> list["Workload"]:
-        """This workload and its layout variants that accept its parameters.
+    def variants(self, policy: str = "all") -> list["Workload"]:
+        """The workloads tuned for this one under a variant ``policy``.
 
         All take the same arguments and compute the same result; each is tuned into its
-        own log, and the fastest validated one serves calls to this workload.
+        own log, and the fastest validated one serves calls to this workload. "all": this
+        workload and every layout variant that accepts its parameters; "none": this one
+        alone; "auto": the variants whose template expects to pay on this shape
+        (``KernelTemplate.auto_role``), beside this one or instead of it.
         """
-        found = [self]
+        if policy not in VARIANT_POLICIES:
+            raise WorkloadError(f"unknown variant policy {policy!r}; "
+                                f"choose one of {', '.join(VARIANT_POLICIES)}")
+        if policy == "none":
+            return [self]
+        found = []
         for template in variants_of(self.kernel):
             try:
                 found.append(Workload(template.name, **self.params))
             except WorkloadError:  # e.g. a blocked layout that needs groups=1
                 continue
-        return found
+        if policy == "all":
+            return [self, *found]
+        roles = {v: v.template.auto_role(v.params) for v in found}
+        chosen = [v for v in found if roles[v] in (INSTEAD, BESIDE)]
+        return chosen if INSTEAD in roles.values() else [self, *chosen]
 
     @property
     def base(self) -> "Workload":

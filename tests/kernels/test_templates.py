@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from cases import CASES
 
+from autotune.errors import WorkloadError
 from autotune.hardware.target import resolve_target
 from autotune.measure.compile import check_numerics, compile_module, run, scheduled_module
 from autotune.workload import Workload
@@ -35,6 +36,28 @@ def test_variants_share_the_calling_convention():
         assert v.base == plain and v.input_specs == plain.input_specs
         assert v.output_spec == plain.output_spec and v.flops == plain.flops
     assert Workload("gemm", m=2, n=3, k=4).variants() == [Workload("gemm", m=2, n=3, k=4)]
+
+
+def test_the_auto_policy_tunes_the_layouts_expected_to_pay():
+    def kernels(**params):
+        return [v.kernel for v in Workload("conv2d", **params).variants("auto")]
+
+    # Pointwise, k a whole number of blocks (or padded by at most 1/8): blocked alone.
+    assert kernels(c=320, h=7, w=7, k=1280, kh=1, kw=1, epilogue="bias+relu6") == ["conv2d_nchwc"]
+    assert kernels(c=64, h=28, w=28, k=36, kh=1, kw=1, stride=2) == ["conv2d_nchwc"]  # 40/36
+    # Pointwise with k padded more, dense and grouped convs: both layouts, the faster serves.
+    assert kernels(c=16, h=8, w=8, k=3, kh=1, kw=1) == ["conv2d", "conv2d_nchwc"]
+    assert kernels(c=3, h=9, w=7, k=53, stride=2) == ["conv2d", "conv2d_nchwc"]
+    assert kernels(c=8, h=9, w=7, k=16, groups=2, padding=1) == ["conv2d", "conv2d_nchwc"]
+    assert kernels(c=8, h=9, w=7, k=8, groups=8, padding=1) == ["conv2d", "conv2d_dw_nchwc"]
+    # No variant accepts it: the kernel alone. NHWC is left to "all".
+    assert kernels(c=8, h=9, w=7, k=16, groups=8, padding=1) == ["conv2d"]
+    gemm = Workload("gemm", m=2, n=3, k=4)
+    assert gemm.variants("auto") == gemm.variants("none") == gemm.variants("all") == [gemm]
+    plain = Workload("conv2d", c=3, h=9, w=7, k=53, stride=2)
+    assert plain.variants("none") == [plain] and plain.variants() == plain.variants("all")
+    with pytest.raises(WorkloadError, match="unknown variant policy 'some'; choose one of none"):
+        plain.variants("some")
 
 
 @pytest.mark.parametrize("kernel,params", ALL, ids=[Workload(k, **p).key for k, p in ALL])

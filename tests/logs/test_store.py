@@ -78,3 +78,17 @@ def test_malformed_events_verdicts_and_winner_are_read_as_far_as_they_go(tmp_pat
             assert recorded_winner(store, GOOD, cpu) is None
     (entry.path / WINNER).write_text('{"winner": "add-n5-float32"}')
     assert recorded_winner(store, GOOD, cpu) == "add-n5-float32"
+
+
+def test_a_winner_is_chosen_among_this_runs_variants_and_those_timed_before(tmp_path, cpu):
+    from autotune.measure.validate import WINNER, record_winner, recorded_winner
+
+    store = LogStore(tmp_path)  # the workload's own folder need not exist (never tuned as is)
+    assert record_winner(store, GOOD, cpu, {"blocked": 2e-6, "nhwc": 3e-6}) == "blocked"
+    assert record_winner(store, GOOD, cpu, {"nhwc": 1e-6}) == "nhwc"  # faster now
+    assert record_winner(store, GOOD, cpu, {"nhwc": 4e-6}) == "blocked"  # an earlier time wins
+    saved = json.loads((store.path(GOOD, cpu) / WINNER).read_text())
+    assert saved["latency_s"] == {"blocked": 2e-6, "nhwc": 4e-6}
+    assert recorded_winner(store, GOOD, cpu) == "blocked"
+    (store.path(GOOD, cpu) / WINNER).write_bytes(b"{ torn")
+    assert record_winner(store, GOOD, cpu, {"nhwc": 4e-6}) == "nhwc"

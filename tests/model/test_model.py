@@ -312,3 +312,35 @@ def test_a_conv_called_twice_counts_twice(tmp_path):
     mapping = map_workloads(load_onnx(tmp_path / "twice.onnx").relax_module())
     (conv,) = mapping.workloads
     assert mapping.counts == {conv: 2}
+
+
+@pytest.mark.tuning
+def test_a_models_pointwise_convs_are_tuned_and_built_channel_blocked(workers, tmp_path):
+    """The default "auto" policy: the 1x1 convs only in blocks (their NCHW logs never made),
+    the 3x3 conv in both layouts; the build takes the blocked kernels, weights packed once."""
+    from autotune.hardware.target import target_key
+    from autotune.measure.validate import WINNER
+
+    model = load_onnx(epilogue_model(tmp_path / "ep.onnx"))
+    logs = tmp_path / "logs"
+    tuning = tune_model(model, "cpu", trials=8, log_dir=logs, progress=False, workers=workers,
+                        search=SearchOptions(population=32, variants="auto"))
+    by_key = {r.workload: r for r in tuning.results}
+    assert all(r.validated for r in tuning.results)
+    pointwise = [wl for wl in tuning.workloads if wl.params["kh"] == 1]
+    assert len(pointwise) == 2
+    folder = logs / target_key(resolve_target("cpu"))
+    for wl in pointwise:
+        blocked = wl.variants("auto")[0]
+        assert by_key[wl.key].variant == blocked.key and blocked.kernel == "conv2d_nchwc"
+        assert not (folder / wl.key / "meta.json").exists()  # no NCHW search
+        assert json.loads((folder / wl.key / WINNER).read_text())["winner"] == blocked.key
+    (dense,) = [wl for wl in tuning.workloads if wl.params["kh"] == 3]
+    assert set(by_key[dense.key].variant_latency_s) == {v.key for v in dense.variants("auto")}
+
+    manifest = json.loads((build_model(model, "cpu", logs, tmp_path / "pkg") / "manifest.json")
+                          .read_text())
+    entries = {k["key"]: k for k in manifest["kernels"]}
+    for wl in pointwise:
+        assert entries[wl.key]["variant"] == wl.variants("auto")[0].key
+        assert entries[wl.key]["weights_packed"]

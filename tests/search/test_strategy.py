@@ -38,3 +38,12 @@ def test_the_population_follows_the_batch_unless_given():
     assert SearchOptions(population=64).population_for(16) == 64
     with pytest.raises(autotune.AutotuneError, match="population must be >= 2"):
         SearchOptions(population=1)
+
+
+def test_the_variant_policy_is_a_name_or_a_bool():
+    assert SearchOptions().variants == "none"
+    assert SearchOptions(variants=True) == SearchOptions(variants="all")
+    assert SearchOptions(variants=False) == SearchOptions(variants="none")
+    assert SearchOptions(variants="auto").variants == "auto"
+    with pytest.raises(autotune.AutotuneError, match="unknown variant policy 'best'"):
+        SearchOptions(variants="best")
