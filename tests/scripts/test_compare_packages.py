@@ -1,0 +1,43 @@
+"""scripts/compare_packages.py: model packages of one ONNX model timed in one run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from autotune.model import build_model  # noqa: E402
+from autotune.model.sample import sample_model  # noqa: E402
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_packages.py"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, check=False)
+
+
+def test_two_packages_and_the_libraries_are_one_table(tmp_path):
+    model = sample_model(tmp_path / "m.onnx")
+    packages = [build_model(model, "cpu", tmp_path / "no-logs", tmp_path / name,
+                            fallback="default") for name in ("a", "b")]
+    done = _run(model, f"first={packages[0]}", f"second={packages[1]}", "--out",
+                tmp_path / "t.csv")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert list(table["implementation"]) == ["tvm-first", "tvm-untuned", "tvm-second",
+                                             "onnxruntime"]
+    assert table["matches_onnxruntime"].all() and (table["median_us"] > 0).all()
+
+
+def test_bad_arguments_are_one_line(tmp_path):
+    model = sample_model(tmp_path / "m.onnx")
+    for args in ([model, "nofolder"], [model, f"a={tmp_path / 'missing'}"]):
+        done = _run(*args)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
