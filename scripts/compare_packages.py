@@ -8,16 +8,25 @@ untuned build and ONNX Runtime, each called as a user calls it:
     python scripts/compare_packages.py model.onnx auto=build/a none=build/b --out t.csv
 
 The first package is the ``tvm-tuned`` row; the others are rows named ``tvm-<name>``.
+With ``--rounds R``, the packages and ONNX Runtime are then also timed in turns: R rounds,
+each timing every one of them for ``--calls`` calls, so that a stretch of load on a shared
+host falls on all of them alike; the table gives each one's median of its round medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+
 from autotune.errors import AutotuneError
-from autotune.model import compare_model, load_model_package
+from autotune.hardware.target import resolve_target, target_threads
+from autotune.hardware.threads import set_threads
+from autotune.model import compare_model, load_model_package, load_onnx, onnxruntime_ref
 
 
 def main() -> None:
@@ -26,6 +35,9 @@ def main() -> None:
     parser.add_argument("packages", nargs="+", metavar="NAME=DIR",
                         help="packages written by 'autotune model build'")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="then time them in turns, this many rounds (0: not)")
+    parser.add_argument("--calls", type=int, default=25, help="timed calls a round")
     args = parser.parse_args()
     named = [p.partition("=") for p in args.packages]
     bad = [name for name, eq, folder in named if not (name and eq and folder)]
@@ -46,6 +58,44 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
+    if args.rounds > 0:
+        turns = in_turns(args.model, {name: path for name, _, path in named}, args.rounds,
+                         args.calls)
+        turns["command"] = table["command"].iloc[0]
+        print(turns.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        if args.out is not None:
+            path = args.out.with_name(args.out.stem + "-turns.csv")
+            turns.to_csv(path, index=False)
+            print(f"wrote {path}")
+
+
+def in_turns(model_path: str, packages: dict[str, str], rounds: int, calls: int) -> pd.DataFrame:
+    """Each package and ONNX Runtime timed in turns: the median of each one's round medians,
+    its lowest and highest round, and its speedup over ONNX Runtime."""
+    model = load_onnx(model_path)
+    threads = set_threads(target_threads(resolve_target("cpu")))
+    inputs = model.random_inputs(0)
+    session = onnxruntime_ref.session(model, threads)
+    runs = {f"tvm-{name}": (lambda pkg=load_model_package(path): pkg(*inputs))
+            for name, path in packages.items()}
+    runs["onnxruntime"] = lambda: onnxruntime_ref.run(session, model, inputs)
+    medians: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            run()  # the first call after another build's: not timed
+            seconds = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                run()
+                seconds.append(time.perf_counter() - started)
+            medians[name].append(statistics.median(seconds))
+    table = pd.DataFrame([{"implementation": name, "rounds": rounds, "calls_per_round": calls,
+                           "median_us": statistics.median(m) * 1e6, "lowest_round_us": min(m) * 1e6,
+                           "highest_round_us": max(m) * 1e6, "threads": threads}
+                          for name, m in medians.items()])
+    ort = table.set_index("implementation")["median_us"]["onnxruntime"]
+    table["speedup_vs_onnxruntime"] = ort / table["median_us"]
+    return table
 
 
 def fail(message: str):

@@ -27,12 +27,17 @@ def test_two_packages_and_the_libraries_are_one_table(tmp_path):
     packages = [build_model(model, "cpu", tmp_path / "no-logs", tmp_path / name,
                             fallback="default") for name in ("a", "b")]
     done = _run(model, f"first={packages[0]}", f"second={packages[1]}", "--out",
-                tmp_path / "t.csv")
+                tmp_path / "t.csv", "--rounds", 2, "--calls", 3)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "t.csv")
     assert list(table["implementation"]) == ["tvm-first", "tvm-untuned", "tvm-second",
                                              "onnxruntime"]
     assert table["matches_onnxruntime"].all() and (table["median_us"] > 0).all()
+    turns = pd.read_csv(tmp_path / "t-turns.csv")  # the same builds timed in turns
+    assert list(turns["implementation"]) == ["tvm-first", "tvm-second", "onnxruntime"]
+    assert (turns["lowest_round_us"] <= turns["median_us"]).all()
+    assert (turns["median_us"] <= turns["highest_round_us"]).all()
+    assert turns.set_index("implementation")["speedup_vs_onnxruntime"]["onnxruntime"] == 1
 
 
 def test_bad_arguments_are_one_line(tmp_path):
