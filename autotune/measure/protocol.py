@@ -27,6 +27,7 @@ class Protocol:
 
     repeat: int = 25
     min_sample_s: float = 0.01
+    max_sample_s: float = 1.0  # longest pass over every set a sample must make (see measure)
     warmup_s: float = 0.05
     flush_bytes: int = field(default_factory=lambda: 2 * last_level_cache_bytes())
     max_sets: int = 64
@@ -109,29 +110,43 @@ def input_sets(workload: Workload, count: int) -> list[list[np.ndarray]]:
 
 
 def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
-    """Time ``prepared`` with ``protocol``: seconds per call, rotating through its sets."""
+    """Time ``prepared`` with ``protocol``: seconds per call, rotating through its sets.
+
+    A sample covers every set equally often where one pass over the sets takes at most
+    ``max_sample_s``; a slower call (a whole untuned network) makes each sample as few
+    calls as ``min_sample_s`` needs, and the rotation goes on where the last one stopped."""
     protocol = protocol or Protocol()
     calls, clock = prepared.calls, prepared.clock
     sets = len(calls)
+    position = 0  # the set the next call computes on
 
     def run(number: int) -> float:
+        nonlocal position
         clock.start()
-        for i in range(number):
+        for i in range(position, position + number):
             calls[i % sets]()
-        return clock.stop()
+        elapsed = clock.stop()
+        position = (position + number) % sets
+        return elapsed
 
-    number = sets
-    elapsed = run(number)  # the first calls (cold caches, a library's lazy set-up) calibrate nothing
+    # The first calls (cold caches, a library's lazy set-up) calibrate nothing: a pass over
+    # every set, cut short where one call shows the pass would be slow.
+    first = run(1)
+    number = sets if first * sets <= protocol.max_sample_s else 1
+    if number > 1:
+        run(sets - 1)
     warm_until = time.perf_counter() + protocol.warmup_s
+    elapsed = 0.0
     while True:
-        if elapsed < protocol.min_sample_s:
+        if 0 < elapsed < protocol.min_sample_s:
             number *= 2
         elapsed = run(number)
         if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 2:
             break
     per_call = elapsed / number
     number = max(number, math.ceil(protocol.min_sample_s / per_call))
-    number = math.ceil(number / sets) * sets  # every set equally often
+    if per_call * sets <= protocol.max_sample_s:
+        number = math.ceil(number / sets) * sets  # every set equally often
     samples = [run(number) / number for _ in range(protocol.repeat)]
     return Timing.from_samples(samples, number, sets)
 

@@ -48,6 +48,19 @@ def test_measure_cycles_sets_and_reaches_the_minimum_sample_length():
     assert {used.count(i) for i in range(3)} == {used.count(0)}  # every set equally often
 
 
+def test_a_slow_call_is_timed_in_few_calls_that_go_on_rotating_the_sets():
+    """A whole untuned network (here 2 s a call over 64 sets) is not run 64 times a sample:
+    each sample is one call, and the samples go on through the sets in turn."""
+    used = []
+    clock = ScriptedClock([2.0])
+    calls = [lambda i=i: (used.append(i), setattr(clock, "calls_made", clock.calls_made + 1))
+             for i in range(64)]
+    protocol = Protocol(repeat=5, min_sample_s=0.01, warmup_s=0.0, max_sets=64)
+    t = measure(Prepared(calls, lambda i: None, clock), protocol)
+    assert (t.samples, t.number, t.median) == (5, 1, 2.0)
+    assert used == list(range(len(used))) and len(used) == 7  # cold, warm, then 5 samples
+
+
 def test_measure_reports_the_median_not_the_mean():
     clock = ScriptedClock([1e-6] * 3 + [1e-6, 5e-6, 1e-6, 2e-6, 1e-6])
     calls = [lambda: setattr(clock, "calls_made", clock.calls_made + 1)]
