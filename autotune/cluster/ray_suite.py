@@ -92,6 +92,7 @@ def bench_item(item: SuiteItem, suite_name: str, target, budget: Budget,
     store = LogStore(scratch)
     wl = item.workload
     tuned = wl.variants(search.variants)
+    folders = list(dict.fromkeys([wl, *tuned]))  # wl's own folder holds the winner file
     wanted = budget.trials if budget.trials is not None else (item.trials or 0)
     done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
     if wanted > done:
@@ -109,7 +110,7 @@ def bench_item(item: SuiteItem, suite_name: str, target, budget: Budget,
         sent: Snapshot = {}
         while thread.is_alive():
             thread.join(POLL_S)
-            snapshot = take(scratch, tuned)
+            snapshot = take(scratch, folders)
             if snapshot != sent:
                 sent = snapshot
                 yield {"snapshot": snapshot}
@@ -118,7 +119,7 @@ def bench_item(item: SuiteItem, suite_name: str, target, budget: Budget,
     competing, skipped = competing_baselines(tgt, baselines)
     rows, curves = time_suite(Suite(suite_name, None, [item]), store, tgt, competing,
                               protocol or protocol_for(tgt), False)
-    yield {"snapshot": take(scratch, tuned)}
+    yield {"snapshot": take(scratch, folders)}
     yield {"rows": rows, "curves": curves, "target": target_json(tgt),
            "threads": target_threads(tgt), "peaks": measure_peaks(tgt),
            "competing": [b.name for b in competing], "skipped": skipped}
@@ -149,11 +150,11 @@ def bench_on_ray(suite: Suite, target, budget: Budget, out_dir: Path, cluster: R
             print(line, file=sys.stderr, flush=True)
 
     def drive(item: SuiteItem) -> dict:
-        tuned = item.workload.variants(search.variants)
+        folders = list(dict.fromkeys([item.workload, *item.workload.variants(search.variants)]))
         why = ""
         for attempt in range(cluster.retries + 1):
             with merging:
-                seed = take(log_dir, tuned)
+                seed = take(log_dir, folders)
             worker = "a worker"
             try:
                 for ref in task.remote(item, suite.name, spec, budget, search, baselines,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autotune.atomic import write_text
 from autotune.logs.events import EVENTS
-from autotune.logs.store import VERDICTS, LogStore
+from autotune.logs.store import VERDICTS, WINNER, LogStore
 from autotune.logs.tools import merge
 from autotune.workload import Workload
 
@@ -35,7 +35,8 @@ def unpack(snapshot: Snapshot, into: Path) -> None:
 def apply(snapshot: Snapshot, log_dir: Path) -> list[str]:
     """Merge a worker's ``snapshot`` into the logs under ``log_dir``: its new records (and
     their verdicts), and its events file where it has more trials than ours (a worker's
-    log starts from a copy of ours). Returns the ``<target key>/<workload key>`` merged."""
+    log starts from a copy of ours), and its layout-variant winners (chosen from ours and
+    its own timings). Returns the ``<target key>/<workload key>`` merged."""
     with tempfile.TemporaryDirectory(prefix="autotune-snapshot-") as scratch:
         unpack(snapshot, Path(scratch))
         merged = [name for _, name, _ in merge([scratch], log_dir)]
@@ -47,6 +48,10 @@ def apply(snapshot: Snapshot, log_dir: Path) -> list[str]:
             if _lines(theirs.path / EVENTS) > _lines(ours.path / EVENTS):
                 write_text(ours.path / EVENTS,
                            (theirs.path / EVENTS).read_text(encoding="utf-8"))
+    for name, data in snapshot.items():
+        if Path(name).name == WINNER:  # also in a folder with no records of its own
+            (Path(log_dir) / name).parent.mkdir(parents=True, exist_ok=True)
+            write_text(Path(log_dir) / name, data.decode("utf-8"))
     return merged
 
 

@@ -58,6 +58,7 @@ DEFAULT_LOG_DIR = "results/logs"
 META = "meta.json"
 META_FORMAT = 1  # of meta.json; raised when its fields change meaning
 VERDICTS = "validation.json"
+WINNER = "variant.json"  # in a workload's folder: which layout variant won, each one's time
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.atomic import write_json
 from autotune.errors import LogError, RemoteError
 from autotune.logs.repair import LogDamageWarning
-from autotune.logs.store import LogEntry, LogStore, record_id, record_seconds
+from autotune.logs.store import WINNER, LogEntry, LogStore, record_id, record_seconds
 from autotune.measure.compile import check_numerics, compile_module, scheduled_module
 from autotune.workload import Workload
 
 # Checks a scheduled module against NumPy: None if right, else why not.
 Check = Callable[[tvm.IRModule, Workload, tvm.target.Target], "str | None"]
-WINNER = "variant.json"  # in the workload's own log folder: which layout variant won
 
 
 @dataclass
@@ -97,12 +96,10 @@ def recorded_winner(store: LogStore, workload: Workload, target: tvm.target.Targ
     """The layout variant recorded as ``workload``'s winner; None if none is (or the file
     cannot be read: then the fastest validated variant serves, with a warning)."""
     file = store.path(workload, target) / WINNER
-    if not file.exists():
+    found = _winner_file(file)
+    if found is None:
         return None
-    try:
-        winner = json.loads(file.read_text(encoding="utf-8")).get("winner")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        winner = None
+    winner = found.get("winner")
     if not isinstance(winner, str):
         warnings.warn(f"{file} names no winner; the fastest validated variant serves",
                       LogDamageWarning, stacklevel=2)
@@ -128,13 +125,21 @@ def record_winner(
 
 def _earlier_latencies(file: Path) -> dict[str, float]:
     """The re-measured latencies a winner file holds (none where it cannot be read)."""
-    try:
-        found = json.loads(file.read_text(encoding="utf-8")).get("latency_s")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return {}
+    found = (_winner_file(file) or {}).get("latency_s")
     if not isinstance(found, dict):
         return {}
     return {k: float(v) for k, v in found.items() if isinstance(v, (int, float))}
+
+
+def _winner_file(file: Path) -> dict | None:
+    """A winner file's contents: None where there is none; {} where it cannot be read."""
+    if not file.exists():
+        return None
+    try:
+        found = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def check_here(mod: tvm.IRModule, workload: Workload, target: tvm.target.Target) -> str | None:

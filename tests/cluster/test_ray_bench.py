@@ -136,3 +136,20 @@ def test_logs_that_come_back_are_merged_once_and_per_target(tmp_path, cpu, worke
     apply(take(tmp_path / "b", [wl]), driver)
     assert sorted(len(e.database().get_all_tuning_records())
                   for e in LogStore(driver).entries()) == [4, 4]
+
+
+def test_a_winner_file_comes_back_even_where_the_workload_has_no_log(tmp_path, cpu):
+    """Under "auto" a pointwise conv is tuned only blocked: its own folder holds nothing but
+    the winner file, and that file comes back from the worker too."""
+    from autotune.hardware.target import target_key
+    from autotune.logs.store import WINNER
+
+    wl = autotune.Workload("conv2d", n=1, c=32, h=7, w=7, k=64, kh=1, kw=1)
+    worker, driver = tmp_path / "worker", tmp_path / "driver"
+    folder = worker / target_key(cpu) / wl.key
+    folder.mkdir(parents=True)
+    (folder / WINNER).write_text('{"winner": "blocked", "latency_s": {"blocked": 1e-05}}')
+    snapshot = take(worker, [wl])
+    assert list(snapshot) == [f"{target_key(cpu)}/{wl.key}/{WINNER}"]
+    apply(snapshot, driver)
+    assert (driver / target_key(cpu) / wl.key / WINNER).read_bytes() == (folder / WINNER).read_bytes()
