@@ -27,6 +27,8 @@ from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.model import compare_model, load_model_package, load_onnx, onnxruntime_ref
+from autotune.model.onnx_import import OnnxModel
+from autotune.model.package import ModelPackage
 
 
 def main() -> None:
@@ -44,9 +46,11 @@ def main() -> None:
     if bad:
         fail(f"give each package as NAME=DIR, got {', '.join(bad)}")
     try:
+        model = load_onnx(args.model)
+        packages = {name: load_model_package(path) for name, _, path in named}
         (first, _, folder), *rest = named
-        others = {f"tvm-{name}": load_model_package(path).module for name, _, path in rest}
-        table = compare_model(args.model, "cpu", package=folder, others=others)
+        others = {f"tvm-{name}": packages[name].module for name, _, _ in rest}
+        table = compare_model(model, "cpu", package=folder, others=others)
     except AutotuneError as err:
         fail(str(err))
     table.loc[table["implementation"] == "tvm-tuned", "implementation"] = f"tvm-{first}"
@@ -59,8 +63,7 @@ def main() -> None:
         table.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
     if args.rounds > 0:
-        turns = in_turns(args.model, {name: path for name, _, path in named}, args.rounds,
-                         args.calls)
+        turns = in_turns(model, packages, args.rounds, args.calls)
         turns["command"] = table["command"].iloc[0]
         print(turns.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if args.out is not None:
@@ -69,15 +72,14 @@ def main() -> None:
             print(f"wrote {path}")
 
 
-def in_turns(model_path: str, packages: dict[str, str], rounds: int, calls: int) -> pd.DataFrame:
+def in_turns(model: OnnxModel, packages: dict[str, ModelPackage], rounds: int,
+             calls: int) -> pd.DataFrame:
     """Each package and ONNX Runtime timed in turns: the median of each one's round medians,
     its lowest and highest round, and its speedup over ONNX Runtime."""
-    model = load_onnx(model_path)
     threads = set_threads(target_threads(resolve_target("cpu")))
     inputs = model.random_inputs(0)
     session = onnxruntime_ref.session(model, threads)
-    runs = {f"tvm-{name}": (lambda pkg=load_model_package(path): pkg(*inputs))
-            for name, path in packages.items()}
+    runs = {f"tvm-{name}": (lambda pkg=pkg: pkg(*inputs)) for name, pkg in packages.items()}
     runs["onnxruntime"] = lambda: onnxruntime_ref.run(session, model, inputs)
     medians: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):

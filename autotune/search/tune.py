@@ -474,7 +474,7 @@ def _progress_bar(entries, total: int | None, progress: bool, local: bool) -> Pr
         wl = entries[0].workload
         reference = _fastest_library(wl, entries[0].target) if progress and local else None
         return ProgressBar(total, wl.flops, wl.key, disable=not progress, reference=reference)
-    return ProgressBar(total, None, f"{len(entries)} workloads", disable=not progress)
+    return ProgressBar(total, None, f"{len(entries)} tasks", disable=not progress)
 
 
 def _fastest_library(wl: Workload, target: tvm.target.Target) -> tuple[str, float] | None:

@@ -7,8 +7,8 @@ import tvm
 from tvm import s_tir
 from tvm.s_tir import meta_schedule as ms
 
-from autotune.measure.compile import check_numerics, compile_module
 from autotune.kernels.gemm import whole_columns
+from autotune.measure.compile import check_numerics, compile_module
 from autotune.workload import Workload
 from autotune.workload.conv_sketch import conv_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
