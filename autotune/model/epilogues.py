@@ -70,24 +70,31 @@ def find_chains(mod: tvm.IRModule) -> dict[relax.Var, Chain]:
 
 
 def _block_chains(mod: tvm.IRModule, block: relax.DataflowBlock) -> list[Chain]:
+    """The chains of ``block``'s convs, in graph order. Where two convs' chains meet (a
+    residual block's two branches joined by an add), the later conv's chain takes the
+    join and the earlier one's stops before it, keeping its own bias."""
     users = {var: list(uses) for var, uses in relax.analysis.udchain(block).items()}
     values = {b.var: b.value for b in block.bindings if isinstance(b, relax.VarBinding)}
+    claimed: set[relax.Var] = set()
     found = []
-    for var, value in values.items():
+    for var, value in reversed(values.items()):
         if not (_is_op(value, "relax.nn.conv2d") and isinstance(value.args[1], TENSOR_CONST)):
             continue
         chain = Chain(conv=value, final=var)
         shape = _shape(var)
         while isinstance(chain.final, relax.DataflowVar) and len(users.get(chain.final, [])) == 1:
             user = users[chain.final][0]
+            if user in claimed:
+                break
             step = _step(mod, values.get(user), chain, shape)
             if step is None:
                 break
             chain.members.append(chain.final)
             chain.final = user
         if chain.steps:
+            claimed.update([*chain.members[1:], chain.final])
             found.append(chain)
-    return found
+    return found[::-1]
 
 
 def _step(mod, value, chain: Chain, shape) -> bool | None:

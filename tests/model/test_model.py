@@ -115,6 +115,45 @@ def test_conv_epilogues_become_one_workload_and_one_kernel(tmp_path):
         assert onnxruntime_ref.mismatch(got, want) is None
 
 
+def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
+    """ResNet's downsampling block: two convs with biases, joined by an add and a ReLU. The
+    later conv takes the join; the earlier one keeps its bias fused instead of losing its
+    whole chain to the other, and the build still matches ONNX Runtime."""
+    import onnx
+
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+    from autotune.model.kernels import splice
+
+    rng = np.random.default_rng(1)
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 4, 1, 1)),
+                                 ("b2", (8,)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["main"], pads=[1] * 4),
+             helper.make_node("Conv", ["x", "w2", "b2"], ["short"]),
+             helper.make_node("Add", ["main", "short"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "res.onnx"))
+    model = load_onnx(tmp_path / "res.onnx")
+    mod = model.relax_module()
+    mapping = map_workloads(mod)
+    assert [(w.params["kh"], w.params["epilogue"]) for w in mapping.workloads] == [
+        (3, "bias"), (1, "bias+add+relu")]
+    target = resolve_target("cpu")
+    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
+    names = [gv.name_hint for gv, _ in spliced.functions_items()]
+    assert not [n for n in names if n.startswith(("add", "relu"))], names  # all fused
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
+                         model, x, tvm.cpu())
+    assert onnxruntime_ref.mismatch(got, want) is None
+
+
 def test_a_blocked_variants_constant_weights_are_packed_once_at_build(tmp_path):
     from autotune.measure.prepack import split
     from autotune.model.build import run_executable
