@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import tvm
 
-from autotune.cluster.snapshot import Snapshot, apply, take, unpack
+from autotune.cluster.snapshot import Snapshot, apply, log_folders, take, unpack
 from autotune.errors import AutotuneError, first_line
 from autotune.search.options import Budget, SearchOptions
 from autotune.workload.suite import Suite, SuiteItem
@@ -92,7 +92,7 @@ def bench_item(item: SuiteItem, suite_name: str, target, budget: Budget,
     store = LogStore(scratch)
     wl = item.workload
     tuned = wl.variants(search.variants)
-    folders = list(dict.fromkeys([wl, *tuned]))  # wl's own folder holds the winner file
+    folders = log_folders(wl, tuned)
     wanted = budget.trials if budget.trials is not None else (item.trials or 0)
     done = sum(trials_done(store.open(v, tgt, create=True).path) for v in tuned)
     if wanted > done:
@@ -150,7 +150,7 @@ def bench_on_ray(suite: Suite, target, budget: Budget, out_dir: Path, cluster: R
             print(line, file=sys.stderr, flush=True)
 
     def drive(item: SuiteItem) -> dict:
-        folders = list(dict.fromkeys([item.workload, *item.workload.variants(search.variants)]))
+        folders = log_folders(item.workload, item.workload.variants(search.variants))
         why = ""
         for attempt in range(cluster.retries + 1):
             with merging:

@@ -16,6 +16,12 @@ from autotune.workload import Workload
 Snapshot = dict[str, bytes]  # "<target key>/<workload key>/<file>" -> its bytes
 
 
+def log_folders(workload: Workload, tuned: list[Workload]) -> list[Workload]:
+    """The workloads whose log folders travel for ``workload`` tuned as ``tuned`` (its
+    variants): those, and its own, which holds the winner file."""
+    return list(dict.fromkeys([workload, *tuned]))
+
+
 def take(log_dir: Path, workloads: list[Workload]) -> Snapshot:
     """The files of ``workloads``' log folders under ``log_dir``, on every target."""
     keys = {wl.key for wl in workloads}
@@ -49,9 +55,10 @@ def apply(snapshot: Snapshot, log_dir: Path) -> list[str]:
                 write_text(ours.path / EVENTS,
                            (theirs.path / EVENTS).read_text(encoding="utf-8"))
     for name, data in snapshot.items():
-        if Path(name).name == WINNER:  # also in a folder with no records of its own
-            (Path(log_dir) / name).parent.mkdir(parents=True, exist_ok=True)
-            write_text(Path(log_dir) / name, data.decode("utf-8"))
+        path = Path(log_dir) / name
+        if path.name == WINNER:  # also in a folder with no records of its own
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(path, data.decode("utf-8"))
     return merged
 
 
