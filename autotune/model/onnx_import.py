@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class OnnxModel:
         from tvm.relax.frontend.onnx import from_onnx  # pylint: disable=import-outside-toplevel
 
         try:
-            return from_onnx(self.proto)
+            return from_onnx(shapes_folded(self.proto))
         except Exception as err:  # the frontend raises many kinds for unsupported graphs
             first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise ModelError(f"TVM's ONNX frontend cannot import {self.path}: {first}") from None
@@ -55,6 +56,36 @@ class OnnxModel:
     def random_inputs(self, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
         return [info.random(rng) for info in self.inputs]
+
+
+# Operators whose outputs are constants once the inputs' shapes are static: PyTorch's exporter
+# computes a Slice's bounds or a Reshape's shape from them (``x.chunk(2, dim=1)`` in
+# ShuffleNetV2), which TVM's importer leaves as tensors of unknown shape.
+SHAPE_OPS = frozenset({"Shape", "Size"})
+
+
+def shapes_folded(proto):
+    """``proto`` with its shape computations folded into constants by ONNX Runtime's basic
+    graph optimizations (constant folding and eliminations, standard operators only), where
+    it has any; else ``proto`` itself."""
+    if not any(node.op_type in SHAPE_OPS for node in proto.graph.node):
+        return proto
+    import onnx  # pylint: disable=import-outside-toplevel
+    import onnxruntime as ort  # pylint: disable=import-outside-toplevel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(Path(tmp) / "folded.onnx")
+        options.log_severity_level = 3
+        try:
+            ort.InferenceSession(proto.SerializeToString(), options,
+                                 providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime raises its own kinds
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ModelError(f"ONNX Runtime cannot fold the model's shape computations: "
+                             f"{first}") from None
+        return onnx.load(options.optimized_model_filepath)
 
 
 def load_onnx(path: str | Path) -> OnnxModel:

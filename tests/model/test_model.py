@@ -154,6 +154,70 @@ def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
     assert onnxruntime_ref.mismatch(got, want) is None
 
 
+def _constant(name, values):
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
+        np.array(values, np.int64), name))
+
+
+def shuffle_model(path):
+    """ShuffleNetV2's channel shuffle and split as PyTorch exports them: the split point of
+    ``x.chunk(2, dim=1)`` computed from the shuffled tensor's Shape."""
+    import onnx
+
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.standard_normal((8, 4, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.standard_normal((4, 4, 1, 1)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1] * 4),
+             _constant("groups", [1, 2, 4, 8, 8]), _constant("flat", [1, 8, 8, 8]),
+             helper.make_node("Reshape", ["c", "groups"], ["g"]),
+             helper.make_node("Transpose", ["g"], ["t"], perm=[0, 2, 1, 3, 4]),
+             helper.make_node("Reshape", ["t", "flat"], ["s"]),
+             helper.make_node("Shape", ["s"], ["shape"]),
+             _constant("one", [1]), _constant("two", [2]), _constant("zero", [0]),
+             helper.make_node("Gather", ["shape", "one"], ["channels"], axis=0),
+             helper.make_node("Add", ["channels", "one"], ["rounded"]),
+             helper.make_node("Div", ["rounded", "two"], ["half"]),
+             helper.make_node("Mul", ["half", "one"], ["mid"]),
+             helper.make_node("Mul", ["half", "two"], ["end"]),
+             helper.make_node("Slice", ["s", "zero", "mid", "one"], ["left"]),
+             helper.make_node("Slice", ["s", "mid", "end", "one"], ["right"]),
+             helper.make_node("Conv", ["right", "w2"], ["r2"]),
+             helper.make_node("Relu", ["r2"], ["r3"]),
+             helper.make_node("Concat", ["left", "r3"], ["y"], axis=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_shapes_computed_in_the_graph_are_folded_before_import(tmp_path):
+    """A split point computed from a Shape (ShuffleNetV2 as PyTorch exports it) left TVM's
+    importer a Slice of unknown shape, on which mapping failed; folded first, the model maps
+    and its build matches ONNX Runtime on the original graph."""
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+    from autotune.model.kernels import splice
+    from autotune.model.onnx_import import shapes_folded
+
+    model = load_onnx(shuffle_model(tmp_path / "shuffle.onnx"))
+    assert "Shape" not in {n.op_type for n in shapes_folded(model.proto).graph.node}
+    plain = load_onnx(conv_model(tmp_path / "c.onnx", [1] * 4, [1, 2, 8, 8])).proto
+    assert shapes_folded(plain) is plain  # nothing to fold: the graph as it was
+    mod = model.relax_module()
+    mapping = map_workloads(mod)
+    assert [w.key for w in mapping.workloads] == [
+        "conv2d-n1-c4-h8-w8-k8-kh3-kw3-s1x1-p1x1-d1x1-g1-float32",
+        "conv2d-n1-c4-h8-w8-k4-kh1-kw1-s1x1-p0x0-d1x1-g1-erelu-float32"]
+    target = resolve_target("cpu")
+    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
+                         model, x, tvm.cpu())
+    assert onnxruntime_ref.mismatch(got, want) is None
+
+
 def test_a_blocked_variants_constant_weights_are_packed_once_at_build(tmp_path):
     from autotune.measure.prepack import split
     from autotune.model.build import run_executable
