@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import relax
 
+from autotune.errors import ModelError
 from autotune.measure.prepack import Prepack
 from autotune.model.epilogues import find_chains
 from autotune.workload import Workload
@@ -95,8 +96,13 @@ def _legalize_map(on_call: Callable[[relax.BlockBuilder, relax.Call], relax.Expr
 
 
 def _folded(mod: tvm.IRModule) -> tvm.IRModule:
-    """``mod`` with its constant subexpressions (a bias's reshape, clip bounds) folded."""
-    return relax.transform.FoldConstant()(mod)
+    """``mod`` with its constant subexpressions (a bias's reshape, clip bounds) folded;
+    ModelError where TVM cannot (a tensor whose shape it could not infer, for one)."""
+    try:
+        return relax.transform.FoldConstant()(mod)
+    except Exception as err:  # TVM raises assertion and internal errors alike
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        raise ModelError(f"TVM cannot fold the model's constants: {first}") from None
 
 
 def _bindings(mod: tvm.IRModule):
