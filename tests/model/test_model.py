@@ -195,12 +195,12 @@ def test_shapes_computed_in_the_graph_are_folded_before_import(tmp_path):
     """A split point computed from a Shape (ShuffleNetV2 as PyTorch exports it) left TVM's
     importer a Slice of unknown shape, on which mapping failed; folded first, the model maps
     and its build matches ONNX Runtime on the original graph."""
+    from tvm.relax.frontend.onnx import from_onnx
+
     from autotune.model.build import run_executable
     from autotune.model.glue import schedule_glue
     from autotune.model.kernels import splice
     from autotune.model.onnx_import import shapes_folded
-
-    from tvm.relax.frontend.onnx import from_onnx
 
     model = load_onnx(shuffle_model(tmp_path / "shuffle.onnx"))
     with pytest.raises(ModelError, match="TVM cannot fold the model's constants: "):
