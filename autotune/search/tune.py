@@ -317,7 +317,8 @@ def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, se
         print(f"first round: a batch of {batch} for each of the {len(entries)} tasks "
               f"({batch * len(entries)} trials), then the budget goes where it gains most",
               file=sys.stderr)
-    bar = _progress_bar(entries, total, progress, local=workers.remote is None)
+    bar = _progress_bar(entries, total, progress, local=workers.remote is None,
+                        groups=task_groups, weights=task_weights)
     work_dir = entries[0].path
     if len(entries) > 1:
         work_dir = Path(entries[0].path).parent / "_suite"
@@ -467,14 +468,17 @@ def _strategy(search: SearchOptions, population: int, cost_model, traces, trials
     return ColdStartSearch(cost_model, traces, trials_left, siblings, **settings)
 
 
-def _progress_bar(entries, total: int | None, progress: bool, local: bool) -> ProgressBar:
+def _progress_bar(entries, total: int | None, progress: bool, local: bool,
+                  groups: list[int] | None = None,
+                  weights: list[float] | None = None) -> ProgressBar:
     """One bar for the run; for one workload measured here it shows the speedup over the
-    fastest library on this machine."""
+    fastest library on this machine, for several the weighted sum of their bests."""
     if len(entries) == 1:  # GFLOP/s and a speedup mean something for one workload
         wl = entries[0].workload
         reference = _fastest_library(wl, entries[0].target) if progress and local else None
         return ProgressBar(total, wl.flops, wl.key, disable=not progress, reference=reference)
-    return ProgressBar(total, None, f"{len(entries)} tasks", disable=not progress)
+    return ProgressBar(total, None, f"{len(entries)} tasks", disable=not progress,
+                       groups=groups, weights=weights)
 
 
 def _fastest_library(wl: Workload, target: tvm.target.Target) -> tuple[str, float] | None:
