@@ -6,7 +6,6 @@ from tvm.s_tir import meta_schedule as ms
 
 from autotune.search.callbacks.progress import ProgressBar
 
-
 SCHEDULER = ms.task_scheduler.RoundRobin()
 
 
