@@ -2,13 +2,17 @@
 
 After fusion, the model's other ops are small TIR functions that TVM would compile as
 plain single-threaded loops. Elementwise ones get a parallel, vectorized loop (rule below);
-reductions get TVM's dlight CPU reduction rule. Scheduled functions are marked opaque, so a
-later fusion pass leaves them (and the spliced kernels) as they are.
+reductions get TVM's dlight CPU reduction rule. Their float32 ``exp`` and ``sigmoid`` are
+first written in arithmetic (``tir_math``): TVM lowers both to one scalar ``expf`` call per
+element, which keeps LLVM from vectorising the loop (EfficientNet's SiLU, x * sigmoid(x),
+on 1.2M elements: 1.69 ms as calls, 0.31 ms in arithmetic, on 2 cores). Scheduled functions
+are marked opaque, so a later fusion pass leaves them (and the spliced kernels) as they are.
 """
 
 from __future__ import annotations
 
 import tvm
+import tvm_ffi
 from tvm import relax, s_tir, tirx
 from tvm.s_tir.dlight.analysis import normalize_prim_func
 from tvm.s_tir.dlight.base import ApplyDefaultSchedule, ScheduleRule
@@ -16,6 +20,7 @@ from tvm.s_tir.dlight.base.utils import get_extent
 from tvm.s_tir.dlight.cpu import Reduction
 
 from autotune.model.kernels import OPAQUE
+from autotune.workload.tir_math import fast_expf
 
 VECTOR = 16  # float32 lanes of an AVX-512 register; LLVM splits it for narrower ISAs
 PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it saves
@@ -50,6 +55,29 @@ class ParallelElementwise(ScheduleRule):
         return sch
 
 
+def _arithmetic_exp(call):
+    """A float32 ``exp`` or ``sigmoid`` call in arithmetic LLVM vectorises; others as they are."""
+    if str(call.ty) != "float32" or not isinstance(call.op, tvm.ir.Op):
+        return call
+    if call.op.name == "tirx.exp":
+        return fast_expf(call.args[0])
+    if call.op.name == "tirx.sigmoid":
+        return tirx.const(1.0, "float32") / (tirx.const(1.0, "float32") + fast_expf(-call.args[0]))
+    return call
+
+
+def vector_math(mod: tvm.IRModule) -> tvm.IRModule:
+    """``mod`` with the float32 ``exp`` and ``sigmoid`` of its unscheduled TIR functions
+    written in arithmetic (see the module)."""
+    functions = {}
+    for gvar, func in mod.functions_items():
+        if isinstance(func, tirx.PrimFunc) and "tirx.is_scheduled" not in func.attrs:
+            func = func.with_body(
+                tvm_ffi.structural_map(func.body, [(tvm.ir.Call, _arithmetic_exp)]))
+        functions[gvar] = func
+    return tvm.IRModule(functions, attrs=mod.attrs, global_infos=mod.global_infos)
+
+
 def schedule_glue(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
     """Fuse the Relax graph's ops and give the resulting TIR functions default schedules."""
     seq = tvm.transform.Sequential([
@@ -60,6 +88,8 @@ def schedule_glue(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
     ])
     with target:
         mod = seq(mod)
+        if target.kind.name == "llvm":
+            mod = vector_math(mod)
         mod = ApplyDefaultSchedule(Reduction(), ParallelElementwise())(mod)
     for gvar, func in mod.functions_items():
         if isinstance(func, tirx.PrimFunc) and "tirx.is_scheduled" in func.attrs:
