@@ -26,6 +26,21 @@ VECTOR = 16  # float32 lanes of an AVX-512 register; LLVM splits it for narrower
 PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it saves
 
 
+def vector_lanes(row: int | object) -> int | None:
+    """The lanes of an elementwise loop whose innermost axis (a row) has ``row`` elements:
+    16 or 8 where they divide it, else the whole row up to 64 (7, 14 or 28 on a network's
+    late feature maps), else 4 where it divides it, else 16. A vector then never straddles two rows, so TVM proves its
+    elements contiguous: one that straddles them (16 lanes over rows of 56) is loaded
+    element by element, 4-5x slower a value (measured on SiLU over 1x144x56x56)."""
+    if not isinstance(row, int):
+        return None
+    if row % VECTOR == 0 or row % 8 == 0:
+        return VECTOR if row % VECTOR == 0 else 8
+    if row <= 4 * VECTOR:
+        return row
+    return 4 if row % 4 == 0 else VECTOR
+
+
 class ParallelElementwise(ScheduleRule):
     """Inline every injective block into the last, then parallelize and vectorize its loops."""
 
@@ -44,11 +59,12 @@ class ParallelElementwise(ScheduleRule):
         loops = sch.get_loops(blocks[-1].block_rv)
         if not loops:
             return None
+        lanes = vector_lanes(get_extent(sch, loops[-1]))
         fused = sch.fuse(*loops)
         extent = get_extent(sch, fused)
-        if not isinstance(extent, int) or extent < VECTOR:
+        if not isinstance(extent, int) or lanes is None or extent < lanes:
             return sch
-        outer, inner = sch.split(fused, [None, VECTOR])
+        outer, inner = sch.split(fused, [None, lanes])
         sch.vectorize(inner)
         if extent >= PARALLEL_MIN:
             sch.parallel(outer)

@@ -47,3 +47,17 @@ def test_exp_and_sigmoid_are_arithmetic_vectorised_and_accurate():
     # exp is clamped below to float32's least normal number (tir_math.fast_expf)
     finite = x64 < 88
     np.testing.assert_allclose(exp[finite], np.exp(x64)[finite], rtol=1e-6, atol=1.2e-38)
+
+
+def test_a_vector_never_straddles_two_rows():
+    """16 lanes over rows of 56 are loaded element by element (TVM cannot prove them
+    contiguous): the lanes divide a row, or are the whole row when it is short."""
+    from autotune.model.glue import vector_lanes
+
+    assert [vector_lanes(n) for n in (112, 56, 28, 14, 7, 100, 97, 3)] == [
+        16, 8, 28, 14, 7, 4, 16, 3]
+    target = resolve_target("cpu")
+    mod = schedule_glue(_silu_module((1, 5, 6, 14)), target)
+    script = "\n".join(f.script() for _, f in mod.functions_items()
+                       if isinstance(f, tvm.tirx.PrimFunc))
+    assert "T.vectorized(T.int64(14))" in script
