@@ -1,7 +1,8 @@
 """2-D convolution, NCHW input and OIHW weights, with stride, padding, dilation and groups.
 
 An optional epilogue runs in the convolution's output loop, as a network's conv is
-followed by its bias, a residual add and an activation: ``epilogue="bias+add+relu"`` adds
+followed by its bias, a residual add and an activation (ReLU, ReLU6 or SiLU, x * sigmoid(x)):
+``epilogue="bias+add+relu"`` adds
 the inputs ``B`` (k,) and ``R`` (the output's shape) after the weights, and applies its
 steps left to right. The epilogue is a block of the kernel ("epilogue"), tuned with it
 (MetaSchedule fuses it into the conv's output tiles); without one the kernel is the plain
@@ -17,10 +18,11 @@ from tvm import tirx
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
+from autotune.workload import tir_math
 from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
-EPILOGUE_STEPS = ("bias", "add", "relu", "relu6")
-ACTIVATIONS = ("relu", "relu6")
+EPILOGUE_STEPS = ("bias", "add", "relu", "relu6", "silu")
+ACTIVATIONS = ("relu", "relu6", "silu")  # silu: x * sigmoid(x) (EfficientNet's swish)
 
 
 def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
@@ -104,8 +106,11 @@ def _finish(steps: list[str], dtype: str):
                 value = value + residual
             elif step == "relu":
                 value = tirx.max(value, zero)
-            else:  # relu6
+            elif step == "relu6":
                 value = tirx.min(tirx.max(value, zero), six)
+            else:  # silu, its exp in arithmetic so that the output loop vectorises
+                value = value * tirx.Cast(dtype, tirx.const(1, "float32") / (
+                    tirx.const(1, "float32") + tir_math.exp(-value)))
         return value
 
     return finish
@@ -187,8 +192,10 @@ def apply_epilogue(steps: list[str], out: np.ndarray, bias=None, residual=None) 
             out = out + residual
         elif step == "relu":
             out = np.maximum(out, 0)
-        else:
+        elif step == "relu6":
             out = np.clip(out, 0, 6)
+        else:  # silu: sigmoid as 0.5 (1 + tanh(x / 2)), which cannot overflow
+            out = out * (0.5 * (1 + np.tanh(out * 0.5)))
     return out
 
 

@@ -16,6 +16,7 @@ CASES = [
     ("conv2d", dict(c=5, h=7, w=6, k=16, padding=1, epilogue="bias+relu6")),  # a network's conv
     ("conv2d", dict(c=8, h=5, w=5, k=8, groups=8, padding=1, epilogue="bias+add+relu")),
     ("conv2d", dict(c=4, h=5, w=4, k=6, kh=1, kw=1, epilogue="relu+bias")),  # steps in order
+    ("conv2d", dict(c=6, h=6, w=7, k=12, padding=1, epilogue="bias+silu")),  # EfficientNet's
     ("gemm", dict(m=1, n=1, k=1)),
     ("gemm", dict(m=37, n=53, k=29)),
     ("gemm", dict(m=17, n=9, k=33, dtype="float16")),

@@ -91,7 +91,8 @@ def input_names(workload: Workload) -> list[str]:
 
 def model_bytes(workload: Workload, weights: list[np.ndarray]) -> bytes:
     """The serialised ONNX model of ``workload`` (output ``out``): one operator, or a conv
-    and its epilogue as an exported network has them (Conv with bias, Add, Relu or Clip),
+    and its epilogue as an exported network has them (Conv with bias, Add, Relu, Clip or
+    Sigmoid and Mul),
     which ONNX Runtime's graph optimizer fuses into one conv where it can."""
     from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
 
@@ -147,6 +148,9 @@ def _conv_nodes(p: dict, weights: list[np.ndarray]) -> tuple[list, list]:
             for name, value in (("lo", 0), ("hi", 6)):
                 initializers.append(helper.make_tensor(name, elem, [], [value]))
             nodes.append(helper.make_node("Clip", [src, "lo", "hi"], [dst]))
+        elif step == "silu":  # as PyTorch exports it
+            nodes.append(helper.make_node("Sigmoid", [src], [f"{dst}s"]))
+            nodes.append(helper.make_node("Mul", [src, f"{dst}s"], [dst]))
         else:  # bias after another step: broadcast over channels
             initializers.append(numpy_helper.from_array(
                 np.ascontiguousarray(weights[1]).reshape(1, -1, 1, 1), "b4"))

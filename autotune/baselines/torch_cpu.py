@@ -68,6 +68,8 @@ def _op(torch, workload: Workload):
                     y.relu_()
                 elif step == "relu6":
                     y.clamp_(0, 6)
+                elif step == "silu":
+                    functional.silu(y, inplace=True)
             return y
 
         return conv2d

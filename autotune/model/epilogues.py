@@ -8,7 +8,9 @@ would be a pass over the conv's output. ``find_chains`` finds, in each dataflow 
 - ``add`` of a tensor shaped like the output: a residual (``add``);
 - ``nn.relu``, ``clip(0, inf)``, ``maximum`` with 0 (``relu``); ``clip(0, 6)`` or
   ``maximum`` with 0 then ``minimum`` with 6 (``relu6``), as the ONNX frontend writes Clip
-  (a ``call_tir`` of a one-block max or min with a scalar constant) or as Relax ops.
+  (a ``call_tir`` of a one-block max or min with a scalar constant) or as Relax ops;
+  ``multiply(x, sigmoid(x))`` (``silu``), where ``x`` is the chain's end and the sigmoid
+  feeds the multiply alone.
 
 Each chain becomes one conv2d workload with that ``epilogue``; ``kernels.splice``
 replaces the chain's calls by one ``call_tir`` of its kernel. Run ``FoldConstant`` first, so that the bias and
@@ -82,15 +84,21 @@ def _block_chains(mod: tvm.IRModule, block: relax.DataflowBlock) -> list[Chain]:
             continue
         chain = Chain(conv=value, final=var)
         shape = _shape(var)
-        while isinstance(chain.final, relax.DataflowVar) and len(users.get(chain.final, [])) == 1:
-            user = users[chain.final][0]
-            if user in claimed:
+        while isinstance(chain.final, relax.DataflowVar):
+            uses = users.get(chain.final, [])
+            silu = _silu(uses, values, users, chain)
+            if silu is not None and not claimed.intersection(silu):
+                chain.steps.append("silu")
+                chain.members.extend([chain.final, silu[0]])
+                chain.final = silu[1]
+                continue
+            if len(uses) != 1 or uses[0] in claimed:
                 break
-            step = _step(mod, values.get(user), chain, shape)
+            step = _step(mod, values.get(uses[0]), chain, shape)
             if step is None:
                 break
             chain.members.append(chain.final)
-            chain.final = user
+            chain.final = uses[0]
         if chain.steps:
             claimed.update([*chain.members[1:], chain.final])
             found.append(chain)
@@ -133,6 +141,25 @@ def _step(mod, value, chain: Chain, shape) -> bool | None:
     if low == -np.inf and high == 6 and steps and steps[-1] == "relu":  # max(., 0) then min(., 6)
         steps[-1] = "relu6"
         return True
+    return None
+
+
+def _silu(uses, values, users, chain: Chain) -> tuple[relax.Var, relax.Var] | None:
+    """``(s, y)`` where the chain's end ``x`` has exactly two users, ``s = sigmoid(x)`` and
+    ``y = x * s``, and ``s`` is used by ``y`` alone (SiLU as an ONNX export writes it); None
+    otherwise or where the chain already has its activation."""
+    if len(uses) != 2 or any(s in ACTIVATIONS for s in chain.steps):
+        return None
+    cur = chain.final
+    for s, y in (uses, uses[::-1]):
+        sig, mul = values.get(s), values.get(y)
+        if not (_is_op(sig, "relax.sigmoid") and sig.args[0].same_as(cur)
+                and _is_op(mul, "relax.multiply") and isinstance(s, relax.DataflowVar)):
+            continue
+        a, b = mul.args
+        only_user = len(users.get(s, [])) == 1 and users[s][0].same_as(y)
+        if only_user and ((a.same_as(cur) and b.same_as(s)) or (a.same_as(s) and b.same_as(cur))):
+            return s, y
     return None
 
 

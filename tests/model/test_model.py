@@ -154,6 +154,46 @@ def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
     assert onnxruntime_ref.mismatch(got, want) is None
 
 
+def test_a_conv_followed_by_silu_is_one_kernel(tmp_path):
+    """EfficientNet's conv + bias + SiLU, as PyTorch exports it (Sigmoid and Mul of the conv's
+    output): one workload with a "bias+silu" epilogue, nothing left unfused, and the build
+    matches ONNX Runtime; a Sigmoid whose output is used elsewhere stays in the graph."""
+    import onnx
+
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+    from autotune.model.kernels import splice
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1] * 4),
+             helper.make_node("Sigmoid", ["c"], ["s"]),
+             helper.make_node("Mul", ["s", "c"], ["a"]),  # the multiply's operands either way
+             helper.make_node("Conv", ["a", "w2"], ["c2"]),
+             helper.make_node("Sigmoid", ["c2"], ["s2"]),
+             helper.make_node("Mul", ["c2", "s2"], ["m2"]),
+             helper.make_node("Add", ["m2", "s2"], ["y"])]  # s2 used twice: not a SiLU
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "silu.onnx"))
+    model = load_onnx(tmp_path / "silu.onnx")
+    mod = model.relax_module()
+    mapping = map_workloads(mod)
+    assert [w.params["epilogue"] for w in mapping.workloads] == ["bias+silu", ""]
+    target = resolve_target("cpu")
+    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
+    main = spliced["main"].script()
+    assert main.count("sigmoid") == 1, main  # the second conv's, left in the graph
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
+                         model, x, tvm.cpu())
+    assert onnxruntime_ref.mismatch(got, want) is None
+
+
 def _constant(name, values):
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
         np.array(values, np.int64), name))

@@ -25,6 +25,8 @@ CASES = {
                          epilogue="bias+add+relu6"),
     "depthwise": Workload("conv2d_dw_nchwc", c=20, h=9, w=13, k=20, kh=3, kw=3, groups=20,
                           padding=1, dilation=2, epilogue="relu"),
+    # SiLU's arithmetic exp inlined into the output tile
+    "silu": Workload("conv2d_nchwc", c=6, h=7, w=9, k=16, kh=1, kw=1, epilogue="bias+silu"),
     "batch-tiny": Workload("conv2d_nchwc", n=2, c=5, h=7, w=3, k=3, kh=3, kw=3),
     # a prime row count on the padded grid (rows and columns padded, copied out at the tile)
     "gemm-padded": Workload("gemm", m=37, n=60, k=33),
