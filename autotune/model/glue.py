@@ -29,9 +29,9 @@ PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it s
 def vector_lanes(row: int | object) -> int | None:
     """The lanes of an elementwise loop whose innermost axis (a row) has ``row`` elements:
     16 or 8 where they divide it, else the whole row up to 64 (7, 14 or 28 on a network's
-    late feature maps), else 4 where it divides it, else 16. A vector then never straddles two rows, so TVM proves its
-    elements contiguous: one that straddles them (16 lanes over rows of 56) is loaded
-    element by element, 4-5x slower a value (measured on SiLU over 1x144x56x56)."""
+    late feature maps), else 4 where it divides it, else 16. A vector then never straddles
+    two rows, so TVM proves its elements contiguous: one that straddles them (16 lanes over
+    rows of 56) is loaded element by element, 3-4x slower a value (SiLU on 1x144x56x56)."""
     if not isinstance(row, int):
         return None
     if row % VECTOR == 0 or row % 8 == 0:
