@@ -115,14 +115,35 @@ def test_conv_epilogues_become_one_workload_and_one_kernel(tmp_path):
         assert onnxruntime_ref.mismatch(got, want) is None
 
 
+def graph_model(path, nodes, inits, x_shape, y_shape):
+    """A one-input, one-output float32 ONNX model (opset 17) of ``nodes``, saved at ``path``."""
+    import onnx
+
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(y_shape))], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def assert_spliced_build_matches_onnxruntime(model, spliced):
+    """``spliced`` (the model's Relax module with kernels spliced in), built with the glue's
+    schedules, computes what ONNX Runtime computes on the model."""
+    from autotune.model.build import run_executable
+    from autotune.model.glue import schedule_glue
+
+    target = resolve_target("cpu")
+    x = model.random_inputs(seed=0)
+    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
+    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
+                         model, x, tvm.cpu())
+    assert onnxruntime_ref.mismatch(got, want) is None
+
+
 def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
     """ResNet's downsampling block: two convs with biases, joined by an add and a ReLU. The
     later conv takes the join; the earlier one keeps its bias fused instead of losing its
     whole chain to the other, and the build still matches ONNX Runtime."""
-    import onnx
-
-    from autotune.model.build import run_executable
-    from autotune.model.glue import schedule_glue
     from autotune.model.kernels import splice
 
     rng = np.random.default_rng(1)
@@ -133,35 +154,21 @@ def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
              helper.make_node("Conv", ["x", "w2", "b2"], ["short"]),
              helper.make_node("Add", ["main", "short"], ["s"]),
              helper.make_node("Relu", ["s"], ["y"])]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-              str(tmp_path / "res.onnx"))
-    model = load_onnx(tmp_path / "res.onnx")
+    model = load_onnx(graph_model(tmp_path / "res.onnx", nodes, inits, (1, 4, 8, 8), (1, 8, 8, 8)))
     mod = model.relax_module()
     mapping = map_workloads(mod)
     assert [(w.params["kh"], w.params["epilogue"]) for w in mapping.workloads] == [
         (3, "bias"), (1, "bias+add+relu")]
-    target = resolve_target("cpu")
     spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
     names = [gv.name_hint for gv, _ in spliced.functions_items()]
     assert not [n for n in names if n.startswith(("add", "relu"))], names  # all fused
-    x = model.random_inputs(seed=0)
-    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
-    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
-                         model, x, tvm.cpu())
-    assert onnxruntime_ref.mismatch(got, want) is None
+    assert_spliced_build_matches_onnxruntime(model, spliced)
 
 
 def test_a_conv_followed_by_silu_is_one_kernel(tmp_path):
     """EfficientNet's conv + bias + SiLU, as PyTorch exports it (Sigmoid and Mul of the conv's
     output): one workload with a "bias+silu" epilogue, nothing left unfused, and the build
     matches ONNX Runtime; a Sigmoid whose output is used elsewhere stays in the graph."""
-    import onnx
-
-    from autotune.model.build import run_executable
-    from autotune.model.glue import schedule_glue
     from autotune.model.kernels import splice
 
     rng = np.random.default_rng(3)
@@ -174,24 +181,15 @@ def test_a_conv_followed_by_silu_is_one_kernel(tmp_path):
              helper.make_node("Sigmoid", ["c2"], ["s2"]),
              helper.make_node("Mul", ["c2", "s2"], ["m2"]),
              helper.make_node("Add", ["m2", "s2"], ["y"])]  # s2 used twice: not a SiLU
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-              str(tmp_path / "silu.onnx"))
-    model = load_onnx(tmp_path / "silu.onnx")
+    model = load_onnx(graph_model(tmp_path / "silu.onnx", nodes, inits, (1, 4, 8, 8),
+                                  (1, 8, 8, 8)))
     mod = model.relax_module()
     mapping = map_workloads(mod)
     assert [w.params["epilogue"] for w in mapping.workloads] == ["bias+silu", ""]
-    target = resolve_target("cpu")
     spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
     main = spliced["main"].script()
     assert main.count("sigmoid") == 1, main  # the second conv's, left in the graph
-    x = model.random_inputs(seed=0)
-    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
-    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
-                         model, x, tvm.cpu())
-    assert onnxruntime_ref.mismatch(got, want) is None
+    assert_spliced_build_matches_onnxruntime(model, spliced)
 
 
 def _constant(name, values):
@@ -202,8 +200,6 @@ def _constant(name, values):
 def shuffle_model(path):
     """ShuffleNetV2's channel shuffle and split as PyTorch exports them: the split point of
     ``x.chunk(2, dim=1)`` computed from the shuffled tensor's Shape."""
-    import onnx
-
     rng = np.random.default_rng(2)
     inits = [numpy_helper.from_array(rng.standard_normal((8, 4, 3, 3)).astype(np.float32), "w1"),
              numpy_helper.from_array(rng.standard_normal((4, 4, 1, 1)).astype(np.float32), "w2")]
@@ -224,11 +220,7 @@ def shuffle_model(path):
              helper.make_node("Conv", ["right", "w2"], ["r2"]),
              helper.make_node("Relu", ["r2"], ["r3"]),
              helper.make_node("Concat", ["left", "r3"], ["y"], axis=1)]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
+    return graph_model(path, nodes, inits, (1, 4, 8, 8), (1, 8, 8, 8))
 
 
 def test_shapes_computed_in_the_graph_are_folded_before_import(tmp_path):
@@ -237,8 +229,6 @@ def test_shapes_computed_in_the_graph_are_folded_before_import(tmp_path):
     and its build matches ONNX Runtime on the original graph."""
     from tvm.relax.frontend.onnx import from_onnx
 
-    from autotune.model.build import run_executable
-    from autotune.model.glue import schedule_glue
     from autotune.model.kernels import splice
     from autotune.model.onnx_import import shapes_folded
 
@@ -253,13 +243,8 @@ def test_shapes_computed_in_the_graph_are_folded_before_import(tmp_path):
     assert [w.key for w in mapping.workloads] == [
         "conv2d-n1-c4-h8-w8-k8-kh3-kw3-s1x1-p1x1-d1x1-g1-float32",
         "conv2d-n1-c4-h8-w8-k4-kh1-kw1-s1x1-p0x0-d1x1-g1-erelu-float32"]
-    target = resolve_target("cpu")
-    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
-    x = model.random_inputs(seed=0)
-    want = onnxruntime_ref.run(onnxruntime_ref.session(model, 1), model, x)
-    got = run_executable(tvm.compile(schedule_glue(spliced, target), target=target),
-                         model, x, tvm.cpu())
-    assert onnxruntime_ref.mismatch(got, want) is None
+    assert_spliced_build_matches_onnxruntime(
+        model, splice(mod, {w: w.prim_func() for w in mapping.workloads}))
 
 
 def test_a_blocked_variants_constant_weights_are_packed_once_at_build(tmp_path):
