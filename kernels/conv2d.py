@@ -109,8 +109,7 @@ def _finish(steps: list[str], dtype: str):
             elif step == "relu6":
                 value = tirx.min(tirx.max(value, zero), six)
             else:  # silu, its exp in arithmetic so that the output loop vectorises
-                value = value * tirx.Cast(dtype, tirx.const(1, "float32") / (
-                    tirx.const(1, "float32") + tir_math.exp(-value)))
+                value = value * tirx.Cast(dtype, tir_math.sigmoid(value))
         return value
 
     return finish

@@ -20,7 +20,7 @@ from tvm.s_tir.dlight.base.utils import get_extent
 from tvm.s_tir.dlight.cpu import Reduction
 
 from autotune.model.kernels import OPAQUE
-from autotune.workload.tir_math import fast_expf
+from autotune.workload import tir_math
 
 VECTOR = 16  # float32 lanes of an AVX-512 register; LLVM splits it for narrower ISAs
 PARALLEL_MIN = 4096  # below this many elements a fork/join costs more than it saves
@@ -76,9 +76,9 @@ def _arithmetic_exp(call):
     if str(call.ty) != "float32" or not isinstance(call.op, tvm.ir.Op):
         return call
     if call.op.name == "tirx.exp":
-        return fast_expf(call.args[0])
+        return tir_math.exp(call.args[0])
     if call.op.name == "tirx.sigmoid":
-        return tirx.const(1.0, "float32") / (tirx.const(1.0, "float32") + fast_expf(-call.args[0]))
+        return tir_math.sigmoid(call.args[0])
     return call
 
 

@@ -35,6 +35,12 @@ def exp(x):
     return fast_expf(T.Cast("float32", x))
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)) of a float expression, computed and returned as float32."""
+    one = T.float32(1)
+    return one / (one + exp(-x))
+
+
 def lane_split(n: int, lanes: int) -> tuple[int, int, int]:
     """``(lanes, blocks, tail)`` for a loop of length ``n`` cut into ``blocks`` whole rows
     of ``lanes`` (fewer lanes when ``n`` is shorter) and a ``tail``: the whole rows can be
