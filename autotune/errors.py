@@ -38,3 +38,10 @@ def first_line(err: BaseException) -> str:
     """The first non-blank line of an error's message (its type's name if it has none)."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__
+
+
+def last_line(err: BaseException) -> str:
+    """The last non-blank line of an error's message (its type's name if it has none): what
+    TVM's Python-side errors say, after the traceback they carry."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(err).__name__

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import relax
 
-from autotune.errors import ModelError
+from autotune.errors import ModelError, last_line
 from autotune.measure.prepack import Prepack
 from autotune.model.epilogues import find_chains
 from autotune.workload import Workload
@@ -101,8 +101,7 @@ def _folded(mod: tvm.IRModule) -> tvm.IRModule:
     try:
         return relax.transform.FoldConstant()(mod)
     except Exception as err:  # TVM raises assertion and internal errors alike
-        first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
-        raise ModelError(f"TVM cannot fold the model's constants: {first}") from None
+        raise ModelError(f"TVM cannot fold the model's constants: {last_line(err)}") from None
 
 
 def _bindings(mod: tvm.IRModule):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autotune.errors import ModelError
+from autotune.errors import ModelError, first_line, last_line
 
 ONNX_TYPES = {1: "float32", 10: "float16", 11: "float64", 6: "int32", 7: "int64", 9: "bool"}
 
@@ -50,8 +50,8 @@ class OnnxModel:
         try:
             return from_onnx(shapes_folded(self.proto))
         except Exception as err:  # the frontend raises many kinds for unsupported graphs
-            first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            raise ModelError(f"TVM's ONNX frontend cannot import {self.path}: {first}") from None
+            raise ModelError(f"TVM's ONNX frontend cannot import {self.path}: "
+                             f"{last_line(err)}") from None
 
     def random_inputs(self, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -82,9 +82,8 @@ def shapes_folded(proto):
             ort.InferenceSession(proto.SerializeToString(), options,
                                  providers=["CPUExecutionProvider"])
         except Exception as err:  # ONNX Runtime raises its own kinds
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise ModelError(f"ONNX Runtime cannot fold the model's shape computations: "
-                             f"{first}") from None
+                             f"{first_line(err)}") from None
         return onnx.load(options.optimized_model_filepath)
 
 
