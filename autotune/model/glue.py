@@ -34,8 +34,9 @@ def vector_lanes(row: int | object) -> int | None:
     rows of 56) is loaded element by element, 3-4x slower a value (SiLU on 1x144x56x56)."""
     if not isinstance(row, int):
         return None
-    if row % VECTOR == 0 or row % 8 == 0:
-        return VECTOR if row % VECTOR == 0 else 8
+    for lanes in (VECTOR, 8):
+        if row % lanes == 0:
+            return lanes
     if row <= 4 * VECTOR:
         return row
     return 4 if row % 4 == 0 else VECTOR

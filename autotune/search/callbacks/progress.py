@@ -27,7 +27,8 @@ class ProgressBar(PyMeasureCallback):
         self.flops = flops
         self.reference = reference
         self.groups = groups
-        self.weights = weights
+        # each workload's weight (its variants' tasks carry the same one)
+        self.weights = {} if groups is None else dict(zip(groups, weights or [1.0] * len(groups)))
         self.best = math.inf
         self.task_best: dict[int, float] = {}
         self.failed = 0
@@ -60,12 +61,9 @@ class ProgressBar(PyMeasureCallback):
         for task, seconds in self.task_best.items():
             group = self.groups[task]
             bests[group] = min(bests.get(group, math.inf), seconds)
-        everyone = set(self.groups)
-        if len(bests) < len(everyone):
-            return {"measured": f"{len(bests)}/{len(everyone)}"}
-        weights = self.weights or [1.0] * len(self.groups)
-        weight = {self.groups[task]: weights[task] for task in range(len(self.groups))}
-        total = sum(weight[group] * seconds for group, seconds in bests.items())
+        if len(bests) < len(self.weights):
+            return {"measured": f"{len(bests)}/{len(self.weights)}"}
+        total = sum(self.weights[group] * seconds for group, seconds in bests.items())
         return {"kernels": f"{total * 1e3:.3f}ms"}
 
     def close(self) -> None:
