@@ -33,8 +33,7 @@ SEARCH_OPTIONS = [
         help="Layout variants to tune beside the kernel's own layout (e.g. conv2d in NHWC, "
              "NCHW[x]c) under the same budget; the fastest validated one serves. 'auto': "
              "those expected to pay on the shape (a pointwise conv in blocks instead of NCHW, "
-             "other convs in both); '--variants' alone: all.  [default: none; auto for "
-             "models]"),
+             "other convs in both); '--variants' alone: all.  [default: auto]"),
     click.option(
         "--warm-start", is_flag=True,
         help="Train the cost model first on the records already measured on this target "
@@ -52,9 +51,9 @@ SEARCH_OPTIONS = [
 ]
 
 
-def search_options(variants: str = "none"):
-    """Give the command the search options, passed to it as one ``search=SearchOptions``;
-    ``variants``: the variant policy where ``--variants`` is not given.
+def search_options():
+    """Give the command the search options, passed to it as one ``search=SearchOptions``
+    (``SearchOptions``' own variant policy where ``--variants`` is not given).
 
     Each option is named as the ``SearchOptions`` field it sets.
     """
@@ -64,7 +63,8 @@ def search_options(variants: str = "none"):
         @functools.wraps(command)
         def run(*args, **kwargs):
             chosen = {name: kwargs.pop(name) for name in fields & kwargs.keys()}
-            chosen["variants"] = chosen.get("variants") or variants
+            if chosen.get("variants") is None:
+                chosen.pop("variants", None)
             return command(*args, search=SearchOptions(**chosen), **kwargs)
 
         for option in reversed(SEARCH_OPTIONS):
@@ -476,7 +476,7 @@ MODEL_FALLBACK = click.option(
 @TARGET
 @budget_options("Trials for the whole model, shared by its kernels (default 64 per kernel).",
                 "Wall-clock budget for the whole model, e.g. 2h.")
-@search_options(variants="auto")
+@search_options()
 @remote_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def model_tune(model_file, target, budget, search, workers, quiet) -> None:

@@ -16,10 +16,6 @@ from autotune.search.tune import TuneResult, tune_budget
 from autotune.search.workers import Workers
 from autotune.workload import Workload
 
-# A model's search: each conv in the layouts expected to pay on its shape (pointwise convs
-# channel-blocked, depthwise and other convs blocked and in NCHW, the faster serving).
-MODEL_SEARCH = SearchOptions(variants="auto")
-
 
 @dataclass
 class ModelTuning:
@@ -38,14 +34,15 @@ def tune_model(
     *,
     time_budget: str | float | None = None,
     progress: bool = True,
-    search: SearchOptions = MODEL_SEARCH,
+    search: SearchOptions = SearchOptions(),
     workers: Workers | None = None,
 ) -> ModelTuning:
     """Tune every conv2d and matmul of ``model``; ``trials``/``time_budget`` are totals.
 
     Each becomes a workload with its own log, as ``autotune tune`` writes it, so a kernel
     tuned for one model (or for a suite) is reused by every other with the same shape.
-    ``search`` is ``autotune.tune``'s, with the "auto" variant policy by default.
+    ``search`` is ``autotune.tune``'s (each conv in the layouts expected to pay on its
+    shape by default).
     """
     return tune_model_budget(model, target, Budget(trials, time_budget, log_dir),
                              progress=progress, search=search, workers=workers)
@@ -57,7 +54,7 @@ def tune_model_budget(
     budget: Budget,
     *,
     progress: bool = True,
-    search: SearchOptions = MODEL_SEARCH,
+    search: SearchOptions = SearchOptions(),
     workers: Workers | None = None,
 ) -> ModelTuning:
     """``tune_model`` with its budget and logs as one value; with neither a trial count nor

@@ -32,7 +32,7 @@ class SearchOptions:
     # Which layout variants are tuned beside (or instead of) a workload's own layout, and
     # the fastest validated one serves: "none", "auto" (those expected to pay on its shape)
     # or "all" (``Workload.variants``); True and False mean "all" and "none".
-    variants: str | bool = "none"
+    variants: str | bool = "auto"
     warm_start: bool = False  # the cost model first learns from this target's logs
     model_warmup: int | None = None  # measurements before the cost model ranks (None: 100)
     transfer: bool = True  # a new log starts from similar workloads' best schedules

@@ -293,10 +293,13 @@ MIN_SHARED_BATCH = 16
 
 def batch_size(trials_per_iter: int, trials: int, tasks: int) -> int:
     """Candidates per batch: ``trials_per_iter``, but small enough that one task cannot take
-    the whole trial budget at once, and that a first round of ``tasks`` batches stays near
-    ``FIRST_ROUND_TRIALS`` (not below ``MIN_SHARED_BATCH`` a task)."""
+    the whole trial budget at once, that the first round (a batch for each of ``tasks``)
+    leaves at least half of a trial budget to the tasks that gain most (a conv's leading
+    layout variant), and that the first round stays near ``FIRST_ROUND_TRIALS`` (not below
+    ``MIN_SHARED_BATCH`` a task)."""
     shared = max(MIN_SHARED_BATCH, FIRST_ROUND_TRIALS // tasks)
-    return max(1, min(trials_per_iter, trials // tasks, shared))
+    first_round = trials if tasks == 1 else trials // 2
+    return max(1, min(trials_per_iter, first_round // tasks, shared))
 
 
 def _search(entries, tgt, trials, seconds, search: SearchOptions, cost_model, seeds,

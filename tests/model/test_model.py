@@ -338,7 +338,7 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
         build_model(tiny, "cpu", logs, tmp_path / "nopkg")
 
     tuning = tune_model(tiny, "cpu", trials=5, log_dir=logs, progress=False, workers=workers,
-                        search=SearchOptions(population=64))
+                        search=SearchOptions(population=64, variants="none"))
     assert [r.workload for r in tuning.results] == TINY_KEYS
     assert all(r.validated for r in tuning.results)
 

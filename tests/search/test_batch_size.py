@@ -9,8 +9,14 @@ def test_one_task_measures_full_batches():
 
 
 def test_a_trial_budget_is_not_taken_by_one_task():
-    assert batch_size(64, 20, 2) == 10
+    assert batch_size(64, 20, 1) == 20
     assert batch_size(64, 1, 3) == 1
+
+
+def test_the_first_round_leaves_half_the_budget_to_the_leaders():
+    assert batch_size(64, 128, 2) == 32  # a conv and its blocked variant: 64 trials left
+    assert batch_size(64, 20, 2) == 5
+    assert batch_size(64, 1000, 2) == 64
 
 
 def test_many_tasks_keep_their_first_round_short():

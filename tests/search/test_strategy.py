@@ -41,7 +41,7 @@ def test_the_population_follows_the_batch_unless_given():
 
 
 def test_the_variant_policy_is_a_name_or_a_bool():
-    assert SearchOptions().variants == "none"
+    assert SearchOptions().variants == "auto"
     assert SearchOptions(variants=True) == SearchOptions(variants="all")
     assert SearchOptions(variants=False) == SearchOptions(variants="none")
     assert SearchOptions(variants="auto").variants == "auto"

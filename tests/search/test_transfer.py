@@ -114,7 +114,8 @@ def test_a_new_log_starts_from_a_similar_workloads_best(workers, tmp_path, tuned
     expected = _first_carried(traces, other, cpu)
 
     # this target's logs alone
-    alone = SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64)
+    alone = SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64,
+                          variants="none")
     result = autotune.tune(other, cpu, trials=8, log_dir=store.root, progress=False,
                            workers=workers,
                            search=alone)
@@ -187,10 +188,11 @@ def test_a_first_search_starts_from_the_packaged_seeds(workers, tmp_path, cpu):
     wl = autotune.Workload("conv2d", **OTHER_CONV)
     expected = _first_carried(donor_traces(wl, [], packaged_logs(cpu, PACKAGED_SEEDS)), wl, cpu)
     autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "packaged", progress=False, workers=workers,
-                  search=SearchOptions(trials_per_iter=8, seed=0, population=64))
+                  search=SearchOptions(trials_per_iter=8, seed=0, population=64, variants="none"))
     assert expected <= _record_modules(tmp_path / "packaged", wl, cpu)
     autotune.tune(wl, cpu, trials=8, log_dir=tmp_path / "none", progress=False, workers=workers,
-                  search=SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64))
+                  search=SearchOptions(trials_per_iter=8, seed=0, seed_logs=None, population=64,
+                                       variants="none"))
     assert not expected <= _record_modules(tmp_path / "none", wl, cpu)
 
 
