@@ -1,7 +1,8 @@
 """2-D convolution, NCHW input and OIHW weights, with stride, padding, dilation and groups.
 
 An optional epilogue runs in the convolution's output loop, as a network's conv is
-followed by its bias, a residual add and an activation (ReLU, ReLU6 or SiLU, x * sigmoid(x)):
+followed by its bias, a residual add and an activation (ReLU, ReLU6, SiLU x * sigmoid(x), or
+hard swish x * relu6(x + 3) / 6):
 ``epilogue="bias+add+relu"`` adds
 the inputs ``B`` (k,) and ``R`` (the output's shape) after the weights, and applies its
 steps left to right. The epilogue is a block of the kernel ("epilogue"), tuned with it
@@ -21,8 +22,9 @@ from autotune.errors import WorkloadError
 from autotune.workload import tir_math
 from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
-EPILOGUE_STEPS = ("bias", "add", "relu", "relu6", "silu")
-ACTIVATIONS = ("relu", "relu6", "silu")  # silu: x * sigmoid(x) (EfficientNet's swish)
+EPILOGUE_STEPS = ("bias", "add", "relu", "relu6", "silu", "hardswish")
+# silu: x * sigmoid(x) (EfficientNet's swish); hardswish: x * relu6(x + 3) / 6 (MobileNetV3's)
+ACTIVATIONS = ("relu", "relu6", "silu", "hardswish")
 
 
 def _out_size(size: int, k: int, stride: int, pad: int, dil: int) -> int:
@@ -96,7 +98,8 @@ def epilogue_steps(p: dict[str, Any]) -> list[str]:
 
 def _finish(steps: list[str], dtype: str):
     """``finish(acc, bias, residual)``: the epilogue's steps applied to one output element."""
-    zero, six = tirx.const(0, dtype), tirx.const(6, dtype)
+    zero, three, six = tirx.const(0, dtype), tirx.const(3, dtype), tirx.const(6, dtype)
+    sixth = tirx.const(1 / 6, dtype)
 
     def finish(value, bias, residual):
         for step in steps:
@@ -108,6 +111,8 @@ def _finish(steps: list[str], dtype: str):
                 value = tirx.max(value, zero)
             elif step == "relu6":
                 value = tirx.min(tirx.max(value, zero), six)
+            elif step == "hardswish":
+                value = value * tirx.min(tirx.max(value + three, zero), six) * sixth
             else:  # silu, its exp in arithmetic so that the output loop vectorises
                 value = value * tirx.Cast(dtype, tir_math.sigmoid(value))
         return value
@@ -193,6 +198,8 @@ def apply_epilogue(steps: list[str], out: np.ndarray, bias=None, residual=None) 
             out = np.maximum(out, 0)
         elif step == "relu6":
             out = np.clip(out, 0, 6)
+        elif step == "hardswish":
+            out = out * np.clip(out + 3, 0, 6) / 6
         else:  # silu: sigmoid as 0.5 (1 + tanh(x / 2)), which cannot overflow
             out = out * (0.5 * (1 + np.tanh(out * 0.5)))
     return out

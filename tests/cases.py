@@ -17,6 +17,8 @@ CASES = [
     ("conv2d", dict(c=8, h=5, w=5, k=8, groups=8, padding=1, epilogue="bias+add+relu")),
     ("conv2d", dict(c=4, h=5, w=4, k=6, kh=1, kw=1, epilogue="relu+bias")),  # steps in order
     ("conv2d", dict(c=6, h=6, w=7, k=12, padding=1, epilogue="bias+silu")),  # EfficientNet's
+    ("conv2d", dict(c=5, h=6, w=5, k=8, groups=1, padding=1, stride=2,
+                    epilogue="bias+hardswish")),  # MobileNetV3's
     ("gemm", dict(m=1, n=1, k=1)),
     ("gemm", dict(m=37, n=53, k=29)),
     ("gemm", dict(m=17, n=9, k=33, dtype="float16")),

@@ -72,6 +72,8 @@ def _epilogue(xp, p: dict, out, inputs: list):
             xp.maximum(out, 0, out=out)
         elif step == "relu6":
             xp.clip(out, 0, 6, out=out)
+        elif step == "hardswish":
+            xp.multiply(out, xp.clip(out + 3, 0, 6) / 6, out=out)
         else:  # silu, sigmoid as 0.5 (1 + tanh(x / 2))
             xp.multiply(out, 0.5 * (1 + xp.tanh(out * 0.5)), out=out)
     return out

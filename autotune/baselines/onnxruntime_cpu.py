@@ -151,6 +151,8 @@ def _conv_nodes(p: dict, weights: list[np.ndarray]) -> tuple[list, list]:
         elif step == "silu":  # as PyTorch exports it
             nodes.append(helper.make_node("Sigmoid", [src], [f"{dst}s"]))
             nodes.append(helper.make_node("Mul", [src, f"{dst}s"], [dst]))
+        elif step == "hardswish":
+            nodes.append(helper.make_node("HardSwish", [src], [dst]))
         else:  # bias after another step: broadcast over channels
             initializers.append(numpy_helper.from_array(
                 np.ascontiguousarray(weights[1]).reshape(1, -1, 1, 1), "b4"))

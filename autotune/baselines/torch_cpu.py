@@ -70,6 +70,8 @@ def _op(torch, workload: Workload):
                     y.clamp_(0, 6)
                 elif step == "silu":
                     functional.silu(y, inplace=True)
+                elif step == "hardswish":
+                    functional.hardswish(y, inplace=True)
             return y
 
         return conv2d

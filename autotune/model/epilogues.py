@@ -10,7 +10,8 @@ would be a pass over the conv's output. ``find_chains`` finds, in each dataflow 
   ``maximum`` with 0 then ``minimum`` with 6 (``relu6``), as the ONNX frontend writes Clip
   (a ``call_tir`` of a one-block max or min with a scalar constant) or as Relax ops;
   ``multiply(x, sigmoid(x))`` (``silu``), where ``x`` is the chain's end and the sigmoid
-  feeds the multiply alone.
+  feeds the multiply alone; ``multiply(x, clip(x + 3, 0, 6) / 6)`` (``hardswish``, as the
+  ONNX frontend writes HardSwish), each call between feeding the next alone.
 
 Each chain becomes one conv2d workload with that ``epilogue``; ``kernels.splice``
 replaces the chain's calls by one ``call_tir`` of its kernel. Run ``FoldConstant`` first, so that the bias and
@@ -86,11 +87,11 @@ def _block_chains(mod: tvm.IRModule, block: relax.DataflowBlock) -> list[Chain]:
         shape = _shape(var)
         while isinstance(chain.final, relax.DataflowVar):
             uses = users.get(chain.final, [])
-            silu = _silu(uses, values, users, chain)
-            if silu is not None and not claimed.intersection(silu):
-                chain.steps.append("silu")
-                chain.members.extend([chain.final, silu[0]])
-                chain.final = silu[1]
+            name, taken = _swish(mod, uses, values, users, chain)
+            if taken and not claimed.intersection(taken):
+                chain.steps.append(name)
+                chain.members.extend([chain.final, *taken[:-1]])
+                chain.final = taken[-1]
                 continue
             if len(uses) != 1 or uses[0] in claimed:
                 break
@@ -144,23 +145,80 @@ def _step(mod, value, chain: Chain, shape) -> bool | None:
     return None
 
 
-def _silu(uses, values, users, chain: Chain) -> tuple[relax.Var, relax.Var] | None:
-    """``(s, y)`` where the chain's end ``x`` has exactly two users, ``s = sigmoid(x)`` and
+def _swish(mod, uses, values, users, chain: Chain) -> tuple[str, list[relax.Var]]:
+    """The activation that multiplies the chain's end by a function of itself (``silu`` or
+    ``hardswish``) and the bindings it takes, ending in its result; ``("", [])`` if none."""
+    for name, match in (("silu", _silu), ("hardswish", _hardswish)):
+        taken = match(mod, uses, values, users, chain)
+        if taken:
+            return name, taken
+    return "", []
+
+
+def _silu(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None:
+    """``[s, y]`` where the chain's end ``x`` has exactly two users, ``s = sigmoid(x)`` and
     ``y = x * s``, and ``s`` is used by ``y`` alone (SiLU as an ONNX export writes it); None
     otherwise or where the chain already has its activation."""
     if len(uses) != 2 or any(s in ACTIVATIONS for s in chain.steps):
         return None
     cur = chain.final
     for s, y in (uses, uses[::-1]):
-        sig, mul = values.get(s), values.get(y)
-        if not (_is_op(sig, "relax.sigmoid") and sig.args[0].same_as(cur)
-                and _is_op(mul, "relax.multiply") and isinstance(s, relax.DataflowVar)):
-            continue
-        a, b = mul.args
-        only_user = len(users.get(s, [])) == 1 and users[s][0].same_as(y)
-        if only_user and ((a.same_as(cur) and b.same_as(s)) or (a.same_as(s) and b.same_as(cur))):
-            return s, y
+        sig = values.get(s)
+        if _is_op(sig, "relax.sigmoid") and sig.args[0].same_as(cur) \
+                and _multiplies(values.get(y), cur, s) and _only_user(users, s, y):
+            return [s, y]
     return None
+
+
+def _hardswish(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None:
+    """``[a, c, d, y]`` where the chain's end ``x`` has exactly two users, ``a = x + 3`` and
+    ``y = x * d``, with ``c = clip(a, 0, 6)`` and ``d = c / 6`` (or ``c * (1/6)``) between,
+    each used by the next alone (HardSwish as the ONNX frontend writes it); None otherwise
+    or where the chain already has its activation."""
+    if len(uses) != 2 or any(s in ACTIVATIONS for s in chain.steps):
+        return None
+    cur = chain.final
+    for a, y in (uses, uses[::-1]):
+        if not (_is_op(values.get(a), "relax.add") and _other_scalar(values[a], cur) == 3):
+            continue
+        c = _single_user(users, a)
+        if c is None or _activation(mod, values.get(c), a) != (0, 6):
+            continue
+        d = _single_user(users, c)
+        scale = values.get(d)
+        sixth = (_is_op(scale, "relax.divide") and scale.args[0].same_as(c)
+                 and _scalar(scale.args[1]) == 6) or \
+            (_is_op(scale, "relax.multiply") and _other_scalar(scale, c) is not None
+             and np.isclose(_other_scalar(scale, c), 1 / 6, rtol=1e-6))
+        if sixth and _multiplies(values.get(y), cur, d) and _only_user(users, d, y):
+            return [a, c, d, y]
+    return None
+
+
+def _multiplies(value, x, y) -> bool:
+    """Whether ``value`` is ``x * y`` (either order)."""
+    if not _is_op(value, "relax.multiply"):
+        return False
+    a, b = value.args
+    return (a.same_as(x) and b.same_as(y)) or (a.same_as(y) and b.same_as(x))
+
+
+def _single_user(users, var) -> relax.Var | None:
+    """The one binding that uses dataflow var ``var``, or None."""
+    uses = users.get(var, []) if isinstance(var, relax.DataflowVar) else []
+    return uses[0] if len(uses) == 1 else None
+
+
+def _only_user(users, var, user) -> bool:
+    found = _single_user(users, var)
+    return found is not None and found.same_as(user)
+
+
+def _other_scalar(value, var) -> float | None:
+    """The scalar constant ``value`` (a binary call with ``var``) combines ``var`` with."""
+    a, b = value.args[:2]
+    other = b if a.same_as(var) else a if b.same_as(var) else None
+    return None if other is None else _scalar(other)
 
 
 def _activation(mod, value, cur) -> tuple[float, float] | None:

@@ -99,6 +99,8 @@ def test_conv2d_reference_matches_definition(params):
             want = want + rest.pop(0)
         elif step == "silu":
             want = want / (1 + np.exp(-want))
+        elif step == "hardswish":
+            want = want * np.minimum(np.maximum(want + 3, 0), 6) / 6
         else:
             want = np.minimum(np.maximum(want, 0), 6 if step == "relu6" else np.inf)
     tol = 1e-5 if wl.params["dtype"] == "float32" else 2e-3  # the reference rounds float16 output

@@ -192,6 +192,32 @@ def test_a_conv_followed_by_silu_is_one_kernel(tmp_path):
     assert_spliced_build_matches_onnxruntime(model, spliced)
 
 
+def test_a_conv_followed_by_hardswish_is_one_kernel(tmp_path):
+    """MobileNetV3's conv + bias + HardSwish (the ONNX node PyTorch exports, which TVM's
+    importer writes as x * clip(x + 3, 0, 6) / 6): one workload with a "bias+hardswish"
+    epilogue, no clip left in the graph, and the build matches ONNX Runtime. A HardSwish
+    after a residual add (a second chain's end used twice) stays out of the first chain."""
+    from autotune.model.kernels import splice
+
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 2, name)
+             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1] * 4),
+             helper.make_node("HardSwish", ["c"], ["a"]),
+             helper.make_node("Conv", ["a", "w2"], ["c2"]),
+             helper.make_node("HardSwish", ["c2"], ["h2"]),
+             helper.make_node("Add", ["h2", "c2"], ["y"])]  # c2 used beside its HardSwish
+    model = load_onnx(graph_model(tmp_path / "hardswish.onnx", nodes, inits, (1, 4, 8, 8),
+                                  (1, 8, 8, 8)))
+    mod = model.relax_module()
+    mapping = map_workloads(mod)
+    assert [w.params["epilogue"] for w in mapping.workloads] == ["bias+hardswish", ""]
+    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
+    main = spliced["main"].script()
+    assert main.count("clip") == 1, main  # the second conv's HardSwish, left in the graph
+    assert_spliced_build_matches_onnxruntime(model, spliced)
+
+
 def _constant(name, values):
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
         np.array(values, np.int64), name))
