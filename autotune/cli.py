@@ -215,7 +215,7 @@ def tune(kernel, params, target, budget, search, workers, quiet, as_json) -> Non
         return
     click.echo(f"workload   {result.workload}")
     click.echo(f"target     {result.target}")
-    click.echo(f"log        {result.log_path} ({result.records} records, "
+    click.echo(f"log        {result.log_path} ({result.records} records{_all_layouts(result)}, "
                f"{result.trials_run} trials this run in {result.seconds:.0f} s)")
     if result.validated:
         click.echo(
@@ -271,7 +271,8 @@ def demo(trials, log_dir, out, quiet) -> None:
 
     click.echo(f"tuning {DEMO_WORKLOAD.key} on the host CPU, {trials} trials")
     result, table, pkg = run_demo(trials=trials, log_dir=log_dir, out=out, progress=not quiet)
-    click.echo(f"target {result.target}; {result.records} records in {result.log_path}")
+    click.echo(f"target {result.target}; {result.records} records{_all_layouts(result)}; "
+               f"the chosen kernel's log: {result.log_path}")
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     click.echo(f"package {pkg} reloaded and checked against NumPy")
 
@@ -324,6 +325,11 @@ def bench(obj, suite, target, budget, out, baselines, search, ray_address, ray_c
     click.echo(tuned[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     for path in result.files:
         click.echo(f"wrote {path}")
+
+
+def _all_layouts(result) -> str:
+    """Where a result's record count comes from, when its layouts each have a log."""
+    return "" if result.variant is None else " in the logs of every layout tuned"
 
 
 @cli.command()

@@ -68,7 +68,7 @@ class TuneResult:
     gflops: float | None
     timing: dict | None
     tuning_latency_s: float | None  # what MetaSchedule measured for the chosen record
-    records: int  # measured candidates in the log
+    records: int  # measured candidates in the log (with variants: in every variant's log)
     rejected: int  # faster records that failed validation
     trials_run: int
     seconds: float
