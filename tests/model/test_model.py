@@ -165,56 +165,43 @@ def test_a_residual_blocks_two_branches_keep_their_own_biases(tmp_path):
     assert_spliced_build_matches_onnxruntime(model, spliced)
 
 
-def test_a_conv_followed_by_silu_is_one_kernel(tmp_path):
-    """EfficientNet's conv + bias + SiLU, as PyTorch exports it (Sigmoid and Mul of the conv's
-    output): one workload with a "bias+silu" epilogue, nothing left unfused, and the build
-    matches ONNX Runtime; a Sigmoid whose output is used elsewhere stays in the graph."""
+def _silu(x, y, i):
+    """SiLU as PyTorch exports it: Sigmoid and Mul (the first multiply's operands swapped)."""
+    return [helper.make_node("Sigmoid", [x], [f"s{i}"]),
+            helper.make_node("Mul", [f"s{i}", x] if i == 1 else [x, f"s{i}"], [y])]
+
+
+def _hardswish(x, y, i):
+    """The HardSwish node, which TVM's importer writes as x * clip(x + 3, 0, 6) / 6."""
+    return [helper.make_node("HardSwish", [x], [y])]
+
+
+@pytest.mark.parametrize(("name", "activation", "shared", "left"), [
+    ("silu", _silu, "s2", "sigmoid"),  # the second sigmoid used twice: not a SiLU
+    ("hardswish", _hardswish, "c2", "clip"),  # the second conv's output used beside it
+])
+def test_a_conv_followed_by_a_swish_is_one_kernel(tmp_path, name, activation, shared, left):
+    """EfficientNet's and MobileNetV3's conv + bias + swish: one workload with a
+    "bias+silu" or "bias+hardswish" epilogue, and the build matches ONNX Runtime. In a second
+    conv's activation, a value also used elsewhere (``shared``) keeps it in the graph."""
     from autotune.model.kernels import splice
 
     rng = np.random.default_rng(3)
-    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
-             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 2, n)
+             for n, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1] * 4),
-             helper.make_node("Sigmoid", ["c"], ["s"]),
-             helper.make_node("Mul", ["s", "c"], ["a"]),  # the multiply's operands either way
+             *activation("c", "a", 1),
              helper.make_node("Conv", ["a", "w2"], ["c2"]),
-             helper.make_node("Sigmoid", ["c2"], ["s2"]),
-             helper.make_node("Mul", ["c2", "s2"], ["m2"]),
-             helper.make_node("Add", ["m2", "s2"], ["y"])]  # s2 used twice: not a SiLU
-    model = load_onnx(graph_model(tmp_path / "silu.onnx", nodes, inits, (1, 4, 8, 8),
+             *activation("c2", "h2", 2),
+             helper.make_node("Add", ["h2", shared], ["y"])]
+    model = load_onnx(graph_model(tmp_path / f"{name}.onnx", nodes, inits, (1, 4, 8, 8),
                                   (1, 8, 8, 8)))
     mod = model.relax_module()
     mapping = map_workloads(mod)
-    assert [w.params["epilogue"] for w in mapping.workloads] == ["bias+silu", ""]
+    assert [w.params["epilogue"] for w in mapping.workloads] == [f"bias+{name}", ""]
     spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
     main = spliced["main"].script()
-    assert main.count("sigmoid") == 1, main  # the second conv's, left in the graph
-    assert_spliced_build_matches_onnxruntime(model, spliced)
-
-
-def test_a_conv_followed_by_hardswish_is_one_kernel(tmp_path):
-    """MobileNetV3's conv + bias + HardSwish (the ONNX node PyTorch exports, which TVM's
-    importer writes as x * clip(x + 3, 0, 6) / 6): one workload with a "bias+hardswish"
-    epilogue, no clip left in the graph, and the build matches ONNX Runtime. A HardSwish
-    after a residual add (a second chain's end used twice) stays out of the first chain."""
-    from autotune.model.kernels import splice
-
-    rng = np.random.default_rng(4)
-    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 2, name)
-             for name, shape in (("w1", (8, 4, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1] * 4),
-             helper.make_node("HardSwish", ["c"], ["a"]),
-             helper.make_node("Conv", ["a", "w2"], ["c2"]),
-             helper.make_node("HardSwish", ["c2"], ["h2"]),
-             helper.make_node("Add", ["h2", "c2"], ["y"])]  # c2 used beside its HardSwish
-    model = load_onnx(graph_model(tmp_path / "hardswish.onnx", nodes, inits, (1, 4, 8, 8),
-                                  (1, 8, 8, 8)))
-    mod = model.relax_module()
-    mapping = map_workloads(mod)
-    assert [w.params["epilogue"] for w in mapping.workloads] == ["bias+hardswish", ""]
-    spliced = splice(mod, {w: w.prim_func() for w in mapping.workloads})
-    main = spliced["main"].script()
-    assert main.count("clip") == 1, main  # the second conv's HardSwish, left in the graph
+    assert main.count(left) == 1, main  # the second conv's, left in the graph
     assert_spliced_build_matches_onnxruntime(model, spliced)
 
 
