@@ -45,6 +45,11 @@ class Chain:
     residual: relax.Expr | None = None
     members: list[relax.Var] = field(default_factory=list)  # bindings the fused call replaces
 
+    @property
+    def activated(self) -> bool:
+        """Whether the chain has its activation (a chain takes one)."""
+        return any(s in ACTIVATIONS for s in self.steps)
+
     def workload(self, conv: Workload) -> Workload:
         """``conv`` (the conv2d call's workload) with this chain's epilogue."""
         return Workload(conv.kernel, **{**conv.params, "epilogue": "+".join(self.steps)})
@@ -111,8 +116,7 @@ def _step(mod, value, chain: Chain, shape) -> bool | None:
     an epilogue step the chain can take next."""
     if value is None:
         return None
-    cur, steps = chain.final, chain.steps
-    activated = any(s in ACTIVATIONS for s in steps)
+    cur, steps, activated = chain.final, chain.steps, chain.activated
     if _is_op(value, "relax.add") and len(value.args) == 2:
         a, b = value.args
         other = b if a.same_as(cur) else a if b.same_as(cur) else None
@@ -147,7 +151,10 @@ def _step(mod, value, chain: Chain, shape) -> bool | None:
 
 def _swish(mod, uses, values, users, chain: Chain) -> tuple[str, list[relax.Var]]:
     """The activation that multiplies the chain's end by a function of itself (``silu`` or
-    ``hardswish``) and the bindings it takes, ending in its result; ``("", [])`` if none."""
+    ``hardswish``) and the bindings it takes, ending in its result; ``("", [])`` if none, or
+    where the chain already has its activation. The end then has exactly two users."""
+    if len(uses) != 2 or chain.activated:
+        return "", []
     for name, match in (("silu", _silu), ("hardswish", _hardswish)):
         taken = match(mod, uses, values, users, chain)
         if taken:
@@ -156,11 +163,9 @@ def _swish(mod, uses, values, users, chain: Chain) -> tuple[str, list[relax.Var]
 
 
 def _silu(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None:
-    """``[s, y]`` where the chain's end ``x`` has exactly two users, ``s = sigmoid(x)`` and
+    """``[s, y]`` where the chain's end ``x`` has two users, ``s = sigmoid(x)`` and
     ``y = x * s``, and ``s`` is used by ``y`` alone (SiLU as an ONNX export writes it); None
-    otherwise or where the chain already has its activation."""
-    if len(uses) != 2 or any(s in ACTIVATIONS for s in chain.steps):
-        return None
+    otherwise."""
     cur = chain.final
     for s, y in (uses, uses[::-1]):
         sig = values.get(s)
@@ -171,12 +176,9 @@ def _silu(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None:
 
 
 def _hardswish(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None:
-    """``[a, c, d, y]`` where the chain's end ``x`` has exactly two users, ``a = x + 3`` and
+    """``[a, c, d, y]`` where the chain's end ``x`` has two users, ``a = x + 3`` and
     ``y = x * d``, with ``c = clip(a, 0, 6)`` and ``d = c / 6`` (or ``c * (1/6)``) between,
-    each used by the next alone (HardSwish as the ONNX frontend writes it); None otherwise
-    or where the chain already has its activation."""
-    if len(uses) != 2 or any(s in ACTIVATIONS for s in chain.steps):
-        return None
+    each used by the next alone (HardSwish as the ONNX frontend writes it); None otherwise."""
     cur = chain.final
     for a, y in (uses, uses[::-1]):
         if not (_is_op(values.get(a), "relax.add") and _other_scalar(values[a], cur) == 3):
@@ -185,14 +187,18 @@ def _hardswish(mod, uses, values, users, chain: Chain) -> list[relax.Var] | None
         if c is None or _activation(mod, values.get(c), a) != (0, 6):
             continue
         d = _single_user(users, c)
-        scale = values.get(d)
-        sixth = (_is_op(scale, "relax.divide") and scale.args[0].same_as(c)
-                 and _scalar(scale.args[1]) == 6) or \
-            (_is_op(scale, "relax.multiply") and _other_scalar(scale, c) is not None
-             and np.isclose(_other_scalar(scale, c), 1 / 6, rtol=1e-6))
-        if sixth and _multiplies(values.get(y), cur, d) and _only_user(users, d, y):
+        if _sixth(values.get(d), c) and _multiplies(values.get(y), cur, d) \
+                and _only_user(users, d, y):
             return [a, c, d, y]
     return None
+
+
+def _sixth(value, x) -> bool:
+    """Whether ``value`` is ``x / 6`` or ``x * (1/6)``."""
+    if _is_op(value, "relax.divide"):
+        return value.args[0].same_as(x) and _scalar(value.args[1]) == 6
+    factor = _other_scalar(value, x) if _is_op(value, "relax.multiply") else None
+    return factor is not None and bool(np.isclose(factor, 1 / 6, rtol=1e-6))
 
 
 def _multiplies(value, x, y) -> bool:
