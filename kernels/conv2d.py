@@ -20,6 +20,7 @@ from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
 from autotune.workload import tir_math
+from autotune.workload.depthwise_sketch import depthwise_sketches
 from autotune.workload.template import KernelTemplate, Param, TensorSpec, require_positive
 
 EPILOGUE_STEPS = ("bias", "add", "relu", "relu6", "silu", "hardswish")
@@ -308,6 +309,13 @@ class Conv2d(KernelTemplate):
         bias = inputs.pop(0) if "bias" in steps else None
         residual = inputs.pop(0) if "add" in steps else None
         return apply_epilogue(steps, out, bias, residual)
+
+    def sketches(self, p: dict[str, Any], target):
+        """A depthwise conv's register-tiled row-vector stencils; none for other convs."""
+        if not p["groups"] == p["c"] == p["k"]:
+            return []
+        oh, ow = self._out_hw(p)
+        return depthwise_sketches(target, out_height=oh, out_width=ow, dtype=p["dtype"])
 
     def prim_func(self, p: dict[str, Any]):
         return with_epilogue(self.dims(p), epilogue_steps(p), self.body(p))

@@ -18,6 +18,10 @@ class Conv2dNHWC(Conv2d):
     doc = "conv2d computed in NHWC/HWIO: channels innermost (layout variant of conv2d)"
     variant_of = "conv2d"
 
+    def sketches(self, p: dict[str, Any], target):
+        """None: the NCHW template's depthwise sketches do not fit these blocks."""
+        return []
+
     def body(self, p: dict[str, Any]):
         n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, dtype, cg, kg, oh, ow, hp, wp = \
             self.dims(p)

@@ -1,4 +1,5 @@
-"""Register-tiled sketches (channel-blocked convs, GEMM): which tiles, and correct kernels."""
+"""Register-tiled sketches (channel-blocked convs, NCHW depthwise convs, GEMM): which tiles,
+and correct kernels."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from autotune.kernels.gemm import whole_columns
 from autotune.measure.compile import check_numerics, compile_module
 from autotune.workload import Workload
 from autotune.workload.conv_sketch import conv_tiles
+from autotune.workload.depthwise_sketch import MAX_ROW_WASTE, depthwise_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
-from autotune.workload.register_tiles import ACCUMULATORS, MAX_TAIL_WASTE
+from autotune.workload.register_tiles import ACCUMULATORS, MAX_TAIL_WASTE, tail_waste
 from autotune.workload.template import block_names
 
 CASES = {
@@ -28,6 +30,12 @@ CASES = {
     # SiLU's arithmetic exp inlined into the output tile
     "silu": Workload("conv2d_nchwc", c=6, h=7, w=9, k=16, kh=1, kw=1, epilogue="bias+silu"),
     "batch-tiny": Workload("conv2d_nchwc", n=2, c=5, h=7, w=3, k=3, kh=3, kw=3),
+    # NCHW depthwise: a prime row (13), dilation, the whole epilogue
+    "dw-nchw": Workload("conv2d", c=20, h=9, w=13, k=20, kh=3, kw=3, groups=20, padding=1,
+                        dilation=2, epilogue="bias+add+relu6"),
+    # NCHW depthwise, stride 2 (strided loads), a 5x5 stencil, two images
+    "dw-nchw-s2": Workload("conv2d", n=2, c=8, h=11, w=37, k=8, kh=5, kw=5, groups=8,
+                           stride=2, padding=2),
     # a prime row count on the padded grid (rows and columns padded, copied out at the tile)
     "gemm-padded": Workload("gemm", m=37, n=60, k=33),
     # the plain grid: a few rows, columns of whole vectors
@@ -60,6 +68,33 @@ def test_avx512_register_file_takes_larger_tiles():
 
 def test_a_tiny_output_still_gets_a_tile():
     assert [(t.pixels, t.blocks) for t in conv_tiles(1, 1, 1, 1, 16)] == [(1, 1)]
+
+
+@pytest.mark.parametrize(("registers", "lanes"), [(16, 8), (32, 16)])
+def test_depthwise_tiles_fit_the_registers_and_waste_little(registers, lanes):
+    tiles = depthwise_tiles(out_height=28, out_width=28, lanes=lanes,
+                            vector_registers=registers)
+    assert tiles
+    for tile in tiles:
+        assert tile.rows * tile.vectors <= ACCUMULATORS[registers]
+        assert tile.lanes in (lanes, lanes // 2)
+        assert tail_waste(28, tile.vectors * tile.lanes) <= MAX_ROW_WASTE
+        assert tail_waste(28, tile.rows) <= MAX_TAIL_WASTE
+    assert {t.lanes for t in tiles} == {lanes, lanes // 2}
+    assert any(28 % (t.vectors * t.lanes) for t in tiles)  # a predicated last vector
+
+
+def test_a_short_row_takes_narrower_vectors():
+    # 7 outputs a row: a 16-lane vector would be mostly padding, an 8-lane one is not
+    assert {t.lanes for t in depthwise_tiles(7, 7, 16, 32)} == {8}
+    assert depthwise_tiles(3, 3, 16, 32) == []  # nothing fits: the generic spaces alone
+
+
+def test_only_depthwise_convs_get_the_nchw_sketches(cpu):
+    dense = Workload("conv2d", c=8, h=9, w=13, k=8, kh=3, kw=3, padding=1)
+    assert dense.template.sketches(dense.params, cpu) == []
+    nhwc = Workload("conv2d_nhwc", **CASES["dw-nchw"].params)
+    assert nhwc.template.sketches(nhwc.params, cpu) == []
 
 
 @pytest.mark.parametrize("registers", [16, 32])
