@@ -32,8 +32,9 @@ SEARCH_OPTIONS = [
         default=None,
         help="Layout variants to tune beside the kernel's own layout (e.g. conv2d in NHWC, "
              "NCHW[x]c) under the same budget; the fastest validated one serves. 'auto': "
-             "those expected to pay on the shape (a pointwise conv in blocks instead of NCHW, "
-             "other convs in both); '--variants' alone: all.  [default: auto]"),
+             "those expected to pay on the shape (a pointwise conv in blocks and as a GEMM over "
+             "its pixels instead of NCHW, other convs in NCHW and in blocks); '--variants' "
+             "alone: all.  [default: auto]"),
     click.option(
         "--warm-start", is_flag=True,
         help="Train the cost model first on the records already measured on this target "

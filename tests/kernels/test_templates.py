@@ -36,17 +36,32 @@ def test_variants_share_the_calling_convention():
         assert v.base == plain and v.input_specs == plain.input_specs
         assert v.output_spec == plain.output_spec and v.flops == plain.flops
     assert Workload("gemm", m=2, n=3, k=4).variants() == [Workload("gemm", m=2, n=3, k=4)]
+    pointwise = Workload("conv2d", c=8, h=5, w=7, k=12, kh=1, kw=1)
+    assert [v.kernel for v in pointwise.variants()] == \
+        ["conv2d", "conv2d_nchwc", "conv2d_nhwc", "conv2d_pw_nchw"]
+
+
+@pytest.mark.parametrize("params", [dict(kh=3, padding=1), dict(stride=2), dict(padding=1),
+                                    dict(groups=2)])
+def test_the_flat_pixel_variant_is_for_pointwise_convs_alone(params):
+    shape = {"c": 8, "h": 5, "w": 7, "k": 12, "kh": 1, "kw": 1, **params}
+    with pytest.raises(WorkloadError, match="conv2d_pw_nchw is for pointwise convs"):
+        Workload("conv2d_pw_nchw", **shape)
 
 
 def test_the_auto_policy_tunes_the_layouts_expected_to_pay():
     def kernels(**params):
         return [v.kernel for v in Workload("conv2d", **params).variants("auto")]
 
-    # Pointwise, k a whole number of blocks (or padded by at most 1/8): blocked alone.
-    assert kernels(c=320, h=7, w=7, k=1280, kh=1, kw=1, epilogue="bias+relu6") == ["conv2d_nchwc"]
+    # Pointwise (stride 1, unpadded): blocked and as a GEMM over the flat pixels, not NCHW.
+    assert kernels(c=320, h=7, w=7, k=1280, kh=1, kw=1, epilogue="bias+relu6") == \
+        ["conv2d_nchwc", "conv2d_pw_nchw"]
+    assert kernels(c=16, h=8, w=8, k=3, kh=1, kw=1) == ["conv2d_nchwc", "conv2d_pw_nchw"]
+    # Strided pointwise, k a whole number of blocks (or padded by at most 1/8): blocked alone.
     assert kernels(c=64, h=28, w=28, k=36, kh=1, kw=1, stride=2) == ["conv2d_nchwc"]  # 40/36
-    # Pointwise with k padded more, dense and grouped convs: both layouts, the faster serves.
-    assert kernels(c=16, h=8, w=8, k=3, kh=1, kw=1) == ["conv2d", "conv2d_nchwc"]
+    # Strided pointwise with k padded more, dense and grouped convs: both layouts, the
+    # faster serves.
+    assert kernels(c=16, h=8, w=8, k=3, kh=1, kw=1, stride=2) == ["conv2d", "conv2d_nchwc"]
     assert kernels(c=3, h=9, w=7, k=53, stride=2) == ["conv2d", "conv2d_nchwc"]
     assert kernels(c=8, h=9, w=7, k=16, groups=2, padding=1) == ["conv2d", "conv2d_nchwc"]
     assert kernels(c=8, h=9, w=7, k=8, groups=8, padding=1) == ["conv2d", "conv2d_dw_nchwc"]

@@ -460,11 +460,12 @@ def test_a_conv_called_twice_counts_twice(tmp_path):
 
 
 @pytest.mark.tuning
-def test_a_models_pointwise_convs_are_tuned_and_built_channel_blocked(workers, tmp_path):
-    """The default "auto" policy: the 1x1 convs only in blocks (their NCHW logs never made),
-    the 3x3 conv in both layouts; the build takes the blocked kernels. (Whether a kernel's
-    weights are packed at build depends on the schedule the search found: a schedule that
-    packs inside the conv's loops packs on every call; see the packing test above.)"""
+def test_a_models_pointwise_convs_are_tuned_blocked_and_as_a_gemm_not_in_nchw(workers, tmp_path):
+    """The default "auto" policy: the 1x1 convs in blocks and over their flat pixels (their
+    NCHW logs never made), the 3x3 conv in NCHW and in blocks; the build takes each
+    workload's winner. (Whether a blocked kernel's weights are packed at build depends on
+    the schedule the search found: a schedule that packs inside the conv's loops packs on
+    every call; see the packing test above.)"""
     from autotune.hardware.target import target_key
     from autotune.measure.validate import WINNER
 
@@ -478,10 +479,13 @@ def test_a_models_pointwise_convs_are_tuned_and_built_channel_blocked(workers, t
     assert len(pointwise) == 2
     folder = logs / target_key(resolve_target("cpu"))
     for wl in pointwise:
-        blocked = wl.variants("auto")[0]
-        assert by_key[wl.key].variant == blocked.key and blocked.kernel == "conv2d_nchwc"
+        tuned = wl.variants("auto")
+        assert [v.kernel for v in tuned] == ["conv2d_nchwc", "conv2d_pw_nchw"]
+        assert set(by_key[wl.key].variant_latency_s) == {v.key for v in tuned}
+        assert by_key[wl.key].variant in {v.key for v in tuned}
         assert not (folder / wl.key / "meta.json").exists()  # no NCHW search
-        assert json.loads((folder / wl.key / WINNER).read_text())["winner"] == blocked.key
+        assert json.loads((folder / wl.key / WINNER).read_text())["winner"] == \
+            by_key[wl.key].variant
     (dense,) = [wl for wl in tuning.workloads if wl.params["kh"] == 3]
     assert set(by_key[dense.key].variant_latency_s) == {v.key for v in dense.variants("auto")}
 
@@ -490,4 +494,4 @@ def test_a_models_pointwise_convs_are_tuned_and_built_channel_blocked(workers, t
     assert manifest["onnxruntime_check"]["checked"]
     entries = {k["key"]: k for k in manifest["kernels"]}
     for wl in pointwise:
-        assert entries[wl.key]["variant"] == wl.variants("auto")[0].key
+        assert entries[wl.key]["variant"] == by_key[wl.key].variant

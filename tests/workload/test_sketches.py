@@ -14,7 +14,13 @@ from autotune.workload import Workload
 from autotune.workload.conv_sketch import conv_tiles
 from autotune.workload.depthwise_sketch import MAX_ROW_WASTE, depthwise_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
-from autotune.workload.register_tiles import ACCUMULATORS, MAX_TAIL_WASTE, tail_waste
+from autotune.workload.pointwise_sketch import pointwise_tiles
+from autotune.workload.register_tiles import (
+    ACCUMULATORS,
+    MAX_TAIL_WASTE,
+    MIN_ACCUMULATORS,
+    tail_waste,
+)
 from autotune.workload.template import block_names
 
 CASES = {
@@ -36,6 +42,11 @@ CASES = {
     # NCHW depthwise, stride 2 (strided loads), a 5x5 stencil, two images
     "dw-nchw-s2": Workload("conv2d", n=2, c=8, h=11, w=37, k=8, kh=5, kw=5, groups=8,
                            stride=2, padding=2),
+    # pointwise as a GEMM over the flat pixels: 240 pixels, 15 vectors, rows split by tiles
+    "pw-nchw": Workload("conv2d_pw_nchw", c=16, h=12, w=20, k=24, kh=1, kw=1),
+    # two images, 117 pixels (a predicated last vector), the whole epilogue
+    "pw-nchw-epilogue": Workload("conv2d_pw_nchw", n=2, c=5, h=9, w=13, k=11, kh=1, kw=1,
+                                 epilogue="bias+add+hardswish"),
     # a prime row count on the padded grid (rows and columns padded, copied out at the tile)
     "gemm-padded": Workload("gemm", m=37, n=60, k=33),
     # the plain grid: a few rows, columns of whole vectors
@@ -95,6 +106,22 @@ def test_only_depthwise_convs_get_the_nchw_sketches(cpu):
     assert dense.template.sketches(dense.params, cpu) == []
     nhwc = Workload("conv2d_nhwc", **CASES["dw-nchw"].params)
     assert nhwc.template.sketches(nhwc.params, cpu) == []
+
+
+@pytest.mark.parametrize(("registers", "lanes", "short"), [(16, 8, 25), (32, 16, 49)])
+def test_pointwise_tiles_fit_the_registers_and_waste_little(registers, lanes, short):
+    tiles = pointwise_tiles(channels=96, pixels=196, lanes=lanes, vector_registers=registers)
+    assert tiles
+    for tile in tiles:
+        assert MIN_ACCUMULATORS[registers] <= tile.channels * tile.vectors <= \
+            ACCUMULATORS[registers]
+        assert tile.lanes == lanes
+        assert tail_waste(196, tile.vectors * tile.lanes) <= MAX_TAIL_WASTE
+        assert tail_waste(96, tile.channels) <= MAX_TAIL_WASTE
+    assert any(196 % (t.vectors * t.lanes) for t in tiles)  # a predicated last vector
+    # 49 pixels with 16 lanes (25 with 8): half-width vectors (56 lanes, not 64)
+    assert {t.lanes for t in pointwise_tiles(160, short, lanes, registers)} == {lanes // 2}
+    assert pointwise_tiles(960, 1, 16, 32) == []  # a 1x1 image: no vector of pixels to fill
 
 
 @pytest.mark.parametrize("registers", [16, 32])
