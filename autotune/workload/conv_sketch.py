@@ -33,6 +33,7 @@ from autotune.workload.register_tiles import (
     accumulator_bounds,
     tail_waste,
     vector_file,
+    write_tile_through,
 )
 from autotune.workload.template import Sketch, block_names
 
@@ -98,14 +99,8 @@ def blocked_conv_sketch(tile: ConvTile, *, channel_reduction: bool, inline_pad: 
             sch.unroll(rx)
         outer = sch.fuse(b, ko_o, y)
         sch.parallel(outer)
-        acc = sch.cache_write(conv, 0, "global")
-        sch.reverse_compute_at(acc, x_o)
-        unpack = sch.get_sblock("unpack")
-        sch.reverse_compute_at(unpack, x_o)
-        sch.compute_inline(acc)
+        write_tile_through(sch, conv, x_o, "unpack")
         blocks = block_names(sch.mod["main"])
-        if "epilogue" in blocks:
-            sch.reverse_compute_inline(sch.get_sblock("epilogue"))
         init = sch.decompose_reduction(conv, reduction_outer[0])
         sch.vectorize(sch.get_loops(init)[-1])
         if inline_pad:

@@ -30,8 +30,9 @@ from autotune.workload.register_tiles import (
     accumulator_bounds,
     tail_waste,
     vector_file,
+    write_tile_through,
 )
-from autotune.workload.template import Sketch, block_names
+from autotune.workload.template import Sketch
 
 ROWS = (1, 2, 4, 7)  # output rows in a tile (7: rows of 7, 14, 28, 56 and 112 divide by it)
 VECTORS = (1, 2, 4)  # vectors along a row in a tile
@@ -89,10 +90,7 @@ def depthwise_sketch(tile: DepthwiseTile) -> Sketch:
         sch.unroll(rx)
         plane = sch.fuse(b, o)
         sch.parallel(plane)
-        acc = sch.cache_write(conv, 0, "global")
-        sch.reverse_compute_at(acc, x_o)
-        if "epilogue" in block_names(sch.mod["main"]):
-            sch.reverse_compute_inline(sch.get_sblock("epilogue"))
+        acc = write_tile_through(sch, conv, x_o)
         sch.vectorize(sch.split(sch.get_loops(acc)[-1], [None, tile.lanes])[1])
         init = sch.decompose_reduction(conv, rc)
         sch.vectorize(sch.get_loops(init)[-1])

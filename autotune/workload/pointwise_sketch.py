@@ -26,8 +26,9 @@ from autotune.workload.register_tiles import (
     accumulator_bounds,
     tail_waste,
     vector_file,
+    write_tile_through,
 )
-from autotune.workload.template import Sketch, block_names
+from autotune.workload.template import Sketch
 
 VECTORS = (1, 2, 3, 4)  # pixel vectors in a tile: more leaves too few channels per weight
 
@@ -84,14 +85,7 @@ def pointwise_sketch(tile: PointwiseTile) -> Sketch:
         sch.unroll(o_i)
         tiles = sch.fuse(b, p_o, o_o)
         sch.parallel(tiles)
-        acc = sch.cache_write(conv, 0, "global")
-        sch.reverse_compute_at(acc, tiles)
-        unflatten = sch.get_sblock("unflatten")
-        sch.reverse_compute_at(unflatten, tiles)
-        sch.compute_inline(acc)
-        if "epilogue" in block_names(sch.mod["main"]):
-            sch.reverse_compute_inline(sch.get_sblock("epilogue"))
-            unflatten = sch.get_sblock("unflatten")
+        unflatten = write_tile_through(sch, conv, tiles, "unflatten")
         sch.vectorize(sch.split(sch.get_loops(unflatten)[-1], [None, tile.lanes])[1])
         init = sch.decompose_reduction(conv, rc_o)
         sch.vectorize(sch.get_loops(init)[-1])
