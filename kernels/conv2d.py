@@ -92,6 +92,11 @@ def unpack_nchw(d: ConvDims, channels: int, block: int):
     return unpack
 
 
+def is_depthwise(p: dict[str, Any]) -> bool:
+    """Whether conv2d parameters ``p`` are a depthwise conv (groups = c = k)."""
+    return p["groups"] == p["c"] == p["k"]
+
+
 def epilogue_steps(p: dict[str, Any]) -> list[str]:
     """The epilogue's steps in order (empty for a plain conv)."""
     return p["epilogue"].split("+") if p["epilogue"] else []
@@ -312,7 +317,7 @@ class Conv2d(KernelTemplate):
 
     def sketches(self, p: dict[str, Any], target):
         """A depthwise conv's register-tiled row-vector stencils; none for other convs."""
-        if not p["groups"] == p["c"] == p["k"]:
+        if not is_depthwise(p):
             return []
         oh, ow = self._out_hw(p)
         return depthwise_sketches(target, out_height=oh, out_width=ow, dtype=p["dtype"])

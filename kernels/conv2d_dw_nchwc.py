@@ -15,7 +15,7 @@ from typing import Any
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from autotune.kernels.conv2d import Conv2d, unpack_nchw
+from autotune.kernels.conv2d import Conv2d, is_depthwise, unpack_nchw
 from autotune.kernels.conv2d_nchwc import channel_block
 from autotune.workload.conv_sketch import blocked_conv_sketches
 from autotune.workload.template import BESIDE
@@ -29,7 +29,7 @@ class Conv2dDepthwiseNCHWc(Conv2d):
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
-        if not p["groups"] == p["c"] == p["k"]:
+        if not is_depthwise(p):
             raise WorkloadError(
                 "conv2d_dw_nchwc is for depthwise convs (groups = c = k), got "
                 f"groups={p['groups']}, c={p['c']}, k={p['k']}")

@@ -3,8 +3,8 @@
 In NCHW a pointwise conv is a matrix product ``Y[k, pixels] = W[k, c] @ X[c, pixels]``
 with the pixels of an image contiguous in both ``X`` and ``Y``: nothing to pack, transpose
 or unpack, and the weights are broadcast as they are. The NCHW template's row and column
-loops leave a row of 7, 14 or 28 pixels its only vector axis. Here, for the "conv" block of ``conv2d_pw_nchw`` (which iterates over
-the flat pixel axis), as a BLAS kernel:
+loops leave a row of 7, 14 or 28 pixels its only vector axis. Here, for the "conv" block
+of ``conv2d_pw_nchw`` (which iterates over the flat pixel axis), as a BLAS kernel:
 
 - the pixel axis is split into tiles of whole vectors (the last one predicated where the
   pixels are not whole vectors);
