@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import tvm
 
 from autotune.errors import PackageError, first_line
+from autotune.hardware.target import target_threads
+from autotune.hardware.threads import size_tvm_pool
 
 LIBRARY = "kernels.so"
 MANIFEST = "manifest.json"
@@ -47,7 +50,17 @@ def open_package(path: str | Path) -> tuple[Path, dict, Path, tvm.runtime.Device
         raise PackageError(f"{manifest_file}: 'target' is not a target TVM accepts: "
                            f"{first_line(err)}") from None
     _check_cpu(manifest)
-    return path, manifest, library, _check_device(target)
+    device = _check_device(target)
+    _use_target_threads(target)
+    return path, manifest, library, device
+
+
+def _use_target_threads(target: tvm.target.Target) -> None:
+    """Run a CPU package's kernels on its target's cores, as they were tuned and timed
+    (TVM's own default is half the logical CPUs on x86), unless ``TVM_NUM_THREADS`` says
+    otherwise."""
+    if target.kind.name == "llvm" and "TVM_NUM_THREADS" not in os.environ:
+        size_tvm_pool(target_threads(target))
 
 
 def read_manifest(path: str | Path) -> dict:

@@ -16,13 +16,10 @@ import tvm
 _limits = None  # the threadpoolctl limiter in force, kept alive so the limit holds
 
 
-def set_threads(count: int) -> int:
-    """Use ``count`` threads in TVM (and its child processes), BLAS, OpenMP and PyTorch.
-
-    Returns the number of threads TVM's pool really has. If the pool was already created
-    with another size (a parallel TVM kernel ran earlier in this process), it warns.
-    """
-    global _limits  # noqa: PLW0603
+def size_tvm_pool(count: int) -> int:
+    """Give TVM's thread pool ``count`` threads, in this process and the worker processes it
+    starts. Returns the threads the pool really has: if it was created earlier with another
+    size (a parallel TVM kernel already ran in this process), it warns; TVM cannot resize it."""
     if count < 1:
         raise ValueError(f"thread count must be >= 1, got {count}")
     os.environ["TVM_NUM_THREADS"] = str(count)  # read by this process's pool and by workers
@@ -32,8 +29,18 @@ def set_threads(count: int) -> int:
             f"TVM's thread pool already runs {have} threads in this process, not {count}: "
             "set TVM_NUM_THREADS before the first TVM kernel runs",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    return have
+
+
+def set_threads(count: int) -> int:
+    """Use ``count`` threads in TVM (and its child processes), BLAS, OpenMP and PyTorch.
+
+    Returns the number of threads TVM's pool really has (see ``size_tvm_pool``).
+    """
+    global _limits  # noqa: PLW0603
+    have = size_tvm_pool(count)
     from threadpoolctl import threadpool_limits  # pylint: disable=import-outside-toplevel
 
     _limits = threadpool_limits(limits=count)

@@ -22,7 +22,8 @@ def _autotune_modules(module: str) -> list[str]:
 def test_export_and_the_loader_import_no_search_code():
     loader = _autotune_modules("autotune.deploy")
     assert loader == ["autotune.deploy", "autotune.deploy.manifest", "autotune.deploy.package",
-                      "autotune.errors"]
+                      "autotune.errors", "autotune.hardware", "autotune.hardware.target",
+                      "autotune.hardware.threads"]
     export = _autotune_modules("autotune.deploy.export")
     assert "autotune.deploy.export" in export and "autotune.measure.validate" in export
     assert not [m for m in export if m.startswith(("autotune.search", "autotune.benchmark"))]

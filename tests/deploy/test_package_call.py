@@ -186,3 +186,37 @@ def test_the_library_must_be_a_regular_file_inside_the_package(package, tmp_path
         message = "'library' must name a file in the package folder"
     with pytest.raises(PackageError, match=message):
         load_package(copy)
+
+
+POOL_SIZE = """
+import sys
+import tvm
+if len(sys.argv) > 1:
+    from autotune.deploy import load_package
+    load_package(sys.argv[1])
+print(tvm.get_global_func("runtime.NumThreads")())
+"""
+
+
+def test_a_loaded_package_runs_on_its_targets_cores(cpu, tmp_path):
+    """TVM's own pool size on x86 is half the logical CPUs; a package's kernels run on the
+    ``num-cores`` of the target they were tuned and timed for, unless TVM_NUM_THREADS says."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {k: v for k, v in os.environ.items() if k != "TVM_NUM_THREADS"}
+
+    def pool(*package, **extra) -> int:
+        proc = subprocess.run([sys.executable, "-c", POOL_SIZE, *map(str, package)],
+                              env={**env, **extra}, capture_output=True, text=True, timeout=300,
+                              check=True)
+        return int(proc.stdout.split()[-1])
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: every pool size is 1")
+    cores = 1 if pool() > 1 else 2  # a count TVM would not choose by itself here
+    target = tvm.target.Target({**cpu.export(), "num-cores": cores})
+    out = autotune.export([ADD], target, tmp_path / "nologs", tmp_path / "pkg", fallback="default")
+    assert pool(out) == cores
+    assert pool(out, TVM_NUM_THREADS="1") == 1
