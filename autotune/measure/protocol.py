@@ -5,11 +5,14 @@ find its inputs in cache from the previous call; a model's weights are the same 
 every set, as they are in deployment); each sample runs enough calls, cycling
 through the sets, to last ``min_sample_s``; after a warm-up, ``repeat`` samples give the
 median, min and max seconds per call. The Python loop adds well under a microsecond a call.
+Before its warm-up, an implementation waits for the threads the one timed before it left
+spinning to stop (``wait_until_quiet``).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from autotune.workload import Workload
 
@@ -33,6 +37,7 @@ class Protocol:
     max_sets: int = 64
 
     tuning_repeat: int = 3  # samples per candidate while tuning; their mean ranks candidates
+    quiet_s: float = 1.0  # longest wait for other threads to stop before timing (0: none)
 
     def evaluator_config(self):
         """MetaSchedule's runner settings for tuning: the same minimum sample length.
@@ -116,6 +121,7 @@ def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
     ``max_sample_s``; a slower call (a whole untuned network) makes each sample as few
     calls as ``min_sample_s`` needs, and the rotation goes on where the last one stopped."""
     protocol = protocol or Protocol()
+    wait_until_quiet(protocol.quiet_s)
     calls, clock = prepared.calls, prepared.clock
     sets = len(calls)
     position = 0  # the set the next call computes on
@@ -149,6 +155,27 @@ def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
         number = math.ceil(number / sets) * sets  # every set equally often
     samples = [run(number) / number for _ in range(protocol.repeat)]
     return Timing.from_samples(samples, number, sets)
+
+
+def wait_until_quiet(max_s: float, window_s: float = 0.03) -> float:
+    """Wait (at most ``max_s``) until no other thread of this process has used more than a
+    quarter of a CPU over ``window_s``; returns the seconds waited. A library's worker
+    threads go on spinning after its last call, on a core the next implementation timed
+    wants: measured here, OpenBLAS's (NumPy's) for about 110 ms, ONNX Runtime's about
+    40 ms, PyTorch's about 10 ms; bench times PyTorch right after NumPy."""
+    start = time.perf_counter()
+    me = threading.get_native_id()
+    process = psutil.Process()
+
+    def others() -> float:
+        return sum(t.user_time + t.system_time for t in process.threads() if t.id != me)
+
+    while time.perf_counter() - start < max_s:
+        before = others()
+        time.sleep(window_s)
+        if others() - before <= window_s / 4:
+            break
+    return time.perf_counter() - start
 
 
 @cache

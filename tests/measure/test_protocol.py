@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from autotune.measure.protocol import Clock, Prepared, Protocol, Timing, measure
+from autotune.measure.protocol import (
+    Clock,
+    Prepared,
+    Protocol,
+    Timing,
+    measure,
+    wait_until_quiet,
+)
 from autotune.workload import Workload
 
 
@@ -76,3 +83,31 @@ def test_input_rotation_covers_the_cache():
     assert protocol.sets_for(small) == 64
     assert protocol.sets_for(big) == 1
     assert Protocol(flush_bytes=120_000, max_sets=64).sets_for(small) == 10
+
+
+def test_timing_waits_for_the_threads_left_spinning():
+    """A library's worker spinning after its last call (here a thread busy for 0.3 s) is
+    waited for before the next implementation is timed; an idle process is not held up,
+    and a thread that never stops holds timing up for at most ``max_s``."""
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    def spin(seconds: float, stop: threading.Event) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end and not stop.is_set():
+            pass
+
+    stop = threading.Event()
+    worker = threading.Thread(target=spin, args=(0.3, stop))
+    worker.start()
+    waited = wait_until_quiet(5.0)
+    worker.join()
+    assert 0.2 < waited < 2.0
+    assert wait_until_quiet(5.0) < 0.5
+    forever = threading.Thread(target=spin, args=(60.0, stop))
+    forever.start()
+    try:
+        assert 0.4 <= wait_until_quiet(0.4) < 1.5
+    finally:
+        stop.set()
+        forever.join()
