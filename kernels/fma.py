@@ -8,10 +8,10 @@ import numpy as np
 from tvm.script import tirx as T
 
 from autotune.workload.tir_math import lane_split
-from autotune.workload.vector import VectorKernel
+from autotune.workload.vector import ElementwiseKernel
 
 
-class Fma(VectorKernel):
+class Fma(ElementwiseKernel):
     name = "fma"
     doc = "z[i] = a[i] * x[i] + y[i]"
     arity = 3

@@ -55,6 +55,9 @@ CASES = {
     "gemv-split": Workload("gemm", m=1, n=1031, k=9),
     # two rows: the streaming sketch too (the last of the sketches)
     "gemv-rows": Workload("gemm", m=2, n=48, k=10),
+    # elementwise ops on the calling thread: whole rows of lanes and a tail; a short vector
+    "add-serial": Workload("add", n=4099),
+    "fma-short": Workload("fma", n=37),
 }
 
 
@@ -183,3 +186,18 @@ def test_only_cpus_get_sketches(cpu):
         assert wl.template.sketches(wl.params, gpu) == []
     assert Workload("conv2d", **CASES["1x1"].params).template.sketches(
         CASES["1x1"].params, cpu) == []
+
+
+def test_small_elementwise_ops_may_run_on_the_calling_thread(cpu):
+    """The "serial" sketch has no parallel loop (the generic rules' spaces all have one)
+    and vectorises each row of lanes."""
+    wl = CASES["add-serial"]
+    (sketch,) = wl.template.sketches(wl.params, cpu)
+    sch = s_tir.Schedule(wl.module(cpu))
+    sketch.apply(sch)
+    kind = tvm.tirx.ForKind
+    kinds = [kind(int(sch.get(loop).kind)) for block in ("add", "add_tail")
+             for loop in sch.get_loops(sch.get_sblock(block))]
+    assert kinds == [kind.SERIAL, kind.VECTORIZED, kind.SERIAL]  # rows, lanes; the tail
+    big = Workload("add", n=1 << 20)  # 12 MiB: streamed from memory, by every core
+    assert big.template.sketches(big.params, cpu) == []
