@@ -61,3 +61,36 @@ def test_a_vector_never_straddles_two_rows():
     script = "\n".join(f.script() for _, f in mod.functions_items()
                        if isinstance(f, tvm.tirx.PrimFunc))
     assert "T.vectorized(T.int64(14))" in script
+
+
+def _mean_module(shape, axes):
+    """A mean over ``axes`` (a squeeze-and-excitation block's global average pool)."""
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType(shape, "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.mean(x, axis=axes, keepdims=True))
+        bb.emit_func_output(out)
+    return relax.transform.LegalizeOps()(bb.get())
+
+
+@pytest.mark.parametrize("shape, axes, vectorised", [
+    ((1, 6, 24, 16), [2, 3], True),     # 384 a row: 64 lanes of partial sums
+    ((2, 3, 14, 14), [2, 3], True),     # 196: 4 lanes
+    ((1, 5, 7, 7), [2, 3], False),      # 49: no lanes divide it, dlight's rule
+    ((1, 8, 6, 10), [1], False),        # over the channels: not the innermost axes
+])
+def test_a_mean_over_the_innermost_axes_sums_vectors(shape, axes, vectorised):
+    """A global average pool is summed as a vector of partial sums per row (dlight's rule
+    sums each row into one scalar, a chain of dependent adds); other reductions keep
+    dlight's rule. Both give NumPy's mean."""
+    target = resolve_target("cpu")
+    mod = schedule_glue(_mean_module(shape, axes), target)
+    script = "\n".join(f.script() for _, f in mod.functions_items()
+                       if isinstance(f, tvm.tirx.PrimFunc))
+    assert ("_rf" in script and "T.vectorized(" in script) == vectorised
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    vm = relax.VirtualMachine(tvm.compile(mod, target=target), tvm.cpu())
+    got = vm["main"](tvm.runtime.tensor(x)).numpy()
+    want = x.astype(np.float64).mean(axis=tuple(axes), keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
