@@ -90,8 +90,8 @@ class VectorRowReduction(ScheduleRule):
         sch = s_tir.Schedule(func)
         blocks = normalize_prim_func(sch)
         reductions = [b for b in blocks or [] if b.is_reduction()]
-        if len(reductions) != 1 or not all(b.is_injective() for b in blocks if b
-                                               not in reductions):
+        others = [b for b in blocks or [] if b not in reductions]
+        if len(reductions) != 1 or not all(b.is_injective() for b in others):
             return None
         (reduction,) = reductions
         kinds = "".join(i.kind for i in reduction.iters)

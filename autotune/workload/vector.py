@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from tvm.s_tir import Schedule
 
 from autotune.workload.register_tiles import vector_file
@@ -41,7 +40,7 @@ class ElementwiseKernel(VectorKernel):
     of lanes (``ib``, ``lane``), then a scalar ``<name>_tail`` block."""
 
     def sketches(self, p: dict[str, Any], target) -> list[Sketch]:
-        small = (self.arity + 1) * p["n"] * np.dtype(p["dtype"]).itemsize <= MAX_SERIAL_BYTES
+        small = self.bytes_moved(p) <= MAX_SERIAL_BYTES
         return [on_the_calling_thread(self.name)] if small and vector_file(target) else []
 
 
