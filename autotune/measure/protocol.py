@@ -40,10 +40,12 @@ class Protocol:
     quiet_s: float = 1.0  # longest wait for other threads to stop before timing (0: none)
 
     def evaluator_config(self):
-        """MetaSchedule's runner settings for tuning: the same minimum sample length.
+        """MetaSchedule's evaluator settings for tuning: the same minimum sample length.
 
-        The runner only ranks candidates (in cache, no input rotation); every number this
-        project reports comes from ``measure``.
+        Remote and GPU runners rank candidates with these (in cache, no input rotation);
+        the local CPU runner times them with ``measure`` itself
+        (``autotune.search.evaluator``). Every number this project reports comes from
+        ``measure``.
         """
         from tvm.s_tir.meta_schedule.runner import EvaluatorConfig  # pylint: disable=import-outside-toplevel
 

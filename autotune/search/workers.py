@@ -24,6 +24,7 @@ from autotune.measure.device import KernelDevice, LocalDevice
 from autotune.measure.protocol import Protocol
 from autotune.remote.tracker import Remote, remote_threads
 from autotune.search.builder import WarmBuilder, die_with_parent
+from autotune.search.evaluator import rotating_sets, time_rotating
 
 
 class Workers:
@@ -36,7 +37,7 @@ class Workers:
         self.protocol = protocol
         self._builder: WarmBuilder | None = None
         self._runner: ms.runner.PyRunner | None = None
-        self._threads: int | None = None
+        self._setting: tuple[int, str] | None = None  # the runner's threads and target kind
 
     def target(self, spec: str | dict | tvm.target.Target) -> tvm.target.Target:
         """The target whose kernels these workers measure: ``spec`` resolved, where ``cpu``
@@ -62,21 +63,29 @@ class Workers:
 
     def runner_for(self, target: tvm.target.Target) -> ms.runner.PyRunner:
         """The runner, measuring with the timing protocol's settings and ``target``'s threads:
-        MetaSchedule's ``LocalRunner`` here, ``RemoteRunner`` (its ``RPCRunner``) remotely."""
+        MetaSchedule's ``LocalRunner`` here (on a CPU timing each candidate as ``measure``
+        does, its input sets rotating: ``autotune.search.evaluator``), ``RemoteRunner`` (its
+        ``RPCRunner``, MetaSchedule's evaluator) remotely."""
         threads = target_threads(target) if self.remote is None else remote_threads(target)
-        if self._runner is not None and self._threads != threads:
+        setting = (threads, target.kind.name)
+        if self._runner is not None and self._setting != setting:
             self._close_runner()
         if self._runner is None:
             config = self.protocol.evaluator_config()
             initializer = partial(die_with_parent, os.getpid())
-            if self.remote is None:
+            if self.remote is None and target.kind.name == "llvm":
+                self._runner = ms.runner.LocalRunner(
+                    evaluator_config=config, initializer=initializer,
+                    f_alloc_argument=partial(rotating_sets, self.protocol),
+                    f_run_evaluator=partial(time_rotating, self.protocol))
+            elif self.remote is None:
                 self._runner = ms.runner.LocalRunner(evaluator_config=config,
                                                      initializer=initializer)
             else:
                 from autotune.remote.runner import RemoteRunner  # pylint: disable=import-outside-toplevel
 
                 self._runner = RemoteRunner(self.remote, config, threads, initializer)
-            self._threads = threads
+            self._setting = setting
         return self._runner
 
     def lost(self) -> str | None:
