@@ -3,6 +3,9 @@ or a remote one (``autotune.remote.device.RemoteDevice``), by the same two calls
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol as Interface
 
 import tvm
@@ -27,6 +30,10 @@ class KernelDevice(Interface):
              protocol: Protocol) -> Timing:
         """Seconds per call of the scheduled ``mod``."""
 
+    def timer(self, mod: tvm.IRModule, workload: Workload, target: tvm.target.Target,
+              protocol: Protocol) -> Callable[[], Timing]:
+        """``time`` of ``mod`` as a call to repeat, with what can be prepared once done."""
+
 
 class LocalDevice:
     """This machine's CPU or GPU."""
@@ -39,6 +46,22 @@ class LocalDevice:
 
     def time(self, mod: tvm.IRModule, workload: Workload, target: tvm.target.Target,
              protocol: Protocol) -> Timing:
+        return self.timer(mod, workload, target, protocol)()
+
+    def timer(self, mod: tvm.IRModule, workload: Workload, target: tvm.target.Target,
+              protocol: Protocol) -> Callable[[], Timing]:
         sets = input_sets(workload, protocol.sets_for(workload))
         rt_mod = compile_module(mod, target)
-        return measure(prepare_module(rt_mod, workload, sets, device_for(target)), protocol)
+        return partial(measure, prepare_module(rt_mod, workload, sets, device_for(target)),
+                       protocol)
+
+
+def time_in_turns(timers: list[Callable[[], Timing]], rounds: int = 3) -> list[float]:
+    """Each timer's median of its medians over ``rounds`` rounds, each round running every
+    timer once, so that a slow spell of a shared host (seconds long, and up to 2x here:
+    docs/benchmarks.md) falls on all of them alike instead of on whichever ran in it."""
+    medians: list[list[float]] = [[] for _ in timers]
+    for _ in range(rounds):
+        for timer, found in zip(timers, medians):
+            found.append(timer().median)
+    return [statistics.median(found) for found in medians]

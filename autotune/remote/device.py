@@ -4,8 +4,9 @@ machine it was not measured on."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,12 @@ class RemoteDevice:
                 min_repeat_ms=max(1, round(protocol.min_sample_s * 1000)))
             samples = list(timer(*args).results)
         return Timing.from_samples(samples)
+
+    def timer(self, mod: tvm.IRModule, workload: Workload, target: tvm.target.Target,
+              protocol: Protocol) -> Callable[[], Timing]:
+        """``time``, uploading and loading ``mod`` on each call (a remote session is not
+        kept open between calls)."""
+        return partial(self.time, mod, workload, target, protocol)
 
     @contextmanager
     def loaded(self, mod: tvm.IRModule, target: tvm.target.Target

@@ -6,44 +6,58 @@ together overflow the last-level cache, as a kernel whose operands were last tou
 while ago sees them. For a kernel bigger than the caches the two orders disagree: a GEMV
 over a 16.8 MB matrix ran 177 us in cache, 730 us rotating, under a schedule NumPy beat
 from memory (466 us). Here each candidate is timed the way it is judged: the same input
-sets (allocated once per workload in the runner's process, then reused), the same
-``measure``, with the tuning protocol's samples.
+sets (allocated once per workload in the runner's process, then reused; a template's
+weights, such as a conv's filter, one array in every set, as ``input_sets`` makes them),
+the same ``measure``, with the tuning protocol's samples.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import tvm
 
 from autotune.measure.protocol import Prepared, Protocol, measure
 
-_sets: dict[str, list[list]] = {}  # the runner process's input sets, by argument list
+_sets: dict[str, Any] = {}  # the runner process's input sets ("sets") and what they are for
 
 
-def rotating_sets(protocol: Protocol, device, args_info, alloc_repeat: int) -> list[list]:
+def args_key(args_info) -> str:
+    """The key of a candidate's argument list (MetaSchedule's ``ArgInfo.as_json`` forms)."""
+    return json.dumps([list(info) for info in args_info])
+
+
+def rotating_sets(protocol: Protocol, weights: Mapping[str, Sequence[int]], device, args_info,
+                  alloc_repeat: int) -> list[list]:
     """MetaSchedule's ``f_alloc_argument``: input sets (random, as MetaSchedule fills them)
-    that together reach ``protocol.flush_bytes``, at most ``protocol.max_sets``. The sets of
-    the last argument list asked for are kept and reused; ``alloc_repeat`` is ignored."""
+    that together reach ``protocol.flush_bytes``, at most ``protocol.max_sets``; the
+    arguments ``weights`` names for this argument list (by ``args_key``) are one tensor in
+    every set. The sets of the last argument list asked for are kept and reused;
+    ``alloc_repeat`` is ignored."""
     del alloc_repeat
-    key = json.dumps([str(device), list(args_info)])
-    if key not in _sets:
+    key = args_key(args_info)
+    fixed = set(weights.get(key, ()))
+    if (str(device), key, fixed) != _sets.get("of"):
         _sets.clear()  # one workload's sets at a time
         fill = tvm.get_global_func("tvm.contrib.random.random_fill_for_measure")
         shapes = [(info[1], tuple(info[2])) for info in args_info]
-        nbytes = sum(tvm.runtime.DataType(dtype).itemsize * _count(shape)
-                     for dtype, shape in shapes)
-        count = max(1, min(protocol.max_sets, -(-protocol.flush_bytes // max(nbytes, 1))))
-        sets = []
+        sizes = [tvm.runtime.DataType(dtype).itemsize * _count(shape) for dtype, shape in shapes]
+        # as many as Protocol.sets_for gives the workload (every argument counted)
+        count = max(1, min(protocol.max_sets, -(-protocol.flush_bytes // max(sum(sizes), 1))))
+        sets: list[list] = []
         for _ in range(count):
-            tensors = [tvm.runtime.empty(shape, dtype, device) for dtype, shape in shapes]
-            for tensor in tensors:
-                fill(tensor)
+            tensors = [sets[0][i] if sets and i in fixed else tvm.runtime.empty(shape, dtype, device)
+                       for i, (dtype, shape) in enumerate(shapes)]
+            for i, tensor in enumerate(tensors):
+                if not (sets and i in fixed):
+                    fill(tensor)
             sets.append(tensors)
-        _sets[key] = sets
-    return _sets[key]
+        _sets.update(of=(str(device), key, fixed), sets=sets)
+    return _sets["sets"]
 
 
 def time_rotating(protocol: Protocol, rt_mod, device, evaluator_config, repeated_args) -> list[float]:

@@ -35,9 +35,9 @@ from autotune.hardware.target import target_key, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.events import EventLog
 from autotune.logs.routed import RoutedDatabase
-from autotune.logs.store import DEFAULT_LOG_DIR, LogStore
+from autotune.logs.store import DEFAULT_LOG_DIR, LogEntry, LogStore
 from autotune.measure.compile import protocol_for
-from autotune.measure.device import KernelDevice, LocalDevice
+from autotune.measure.device import KernelDevice, LocalDevice, time_in_turns
 from autotune.measure.protocol import Protocol, Timing, input_sets, measure
 from autotune.measure.validate import best_validated, record_winner
 from autotune.search.callbacks.per_task import PerTask
@@ -194,14 +194,42 @@ def _tune_groups(workloads: list[Workload], target, budget: Budget, trials: int,
             task_weights = [float((weights or {}).get(wl, 1.0))
                             for wl, group in zip(workloads, groups) for _ in group]
             task_groups = [i for i, group in enumerate(groups) for _ in group]
+            workers.share_weights([e.workload for e in entries], tgt)
             ran = _search(entries, tgt, trials, budget.time_budget, search, cost_model, seeds,
                           progress, workers, task_weights, task_groups)
     elapsed = time.perf_counter() - started
-    results = iter([summarize(e, n, elapsed, device) for e, n in zip(entries, ran)])
+    results = [summarize(e, n, elapsed, device) for e, n in zip(entries, ran)]
     if search.variants == "none":
-        return list(results)
-    return [_pick_variant(store, wl, tgt, [next(results) for _ in group])
-            for wl, group in zip(workloads, groups)]
+        return results
+    pairs = iter(zip(entries, results))
+    picked = []
+    for wl, group in zip(workloads, groups):
+        mine = [next(pairs) for _ in group]
+        picked.append(_pick_variant(store, wl, tgt, [r for _, r in mine],
+                                    _variant_latencies(mine, tgt, device)))
+    return picked
+
+
+VARIANT_ROUNDS = 3  # rounds in which a workload's validated variants are timed in turns
+
+
+def _variant_latencies(pairs: list[tuple[LogEntry, TuneResult]], tgt,
+                       device: KernelDevice) -> dict[str, float]:
+    """Each validated variant's latency for the choice between them: timed in turns
+    (``time_in_turns``, the protocol's samples split over ``VARIANT_ROUNDS`` rounds) where
+    there are several, since one timing after the other put a 46 us depthwise conv at
+    87 us in a slow spell and served a 63 us layout instead."""
+    valid = [(entry, result) for entry, result in pairs if result.validated]
+    if len(valid) < 2:
+        return {result.workload: result.latency_s for _, result in valid}
+    protocol = protocol_for(tgt)
+    protocol = replace(protocol, repeat=max(3, protocol.repeat // VARIANT_ROUNDS))
+    timers = []
+    for entry, _ in valid:
+        choice = best_validated(entry, check=device.check)
+        timers.append(device.timer(choice.module, entry.workload, tgt, protocol))
+    medians = time_in_turns(timers, VARIANT_ROUNDS)
+    return {result.workload: median for (_, result), median in zip(valid, medians)}
 
 
 def _cost_model(search: SearchOptions, store: LogStore, tgt, progress: bool):
@@ -256,9 +284,10 @@ def _quiet_metaschedule_logger():
             logger.addHandler(handler)
 
 
-def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult]) -> TuneResult:
-    """The result of ``wl``'s fastest validated variant, the winner recorded in its log."""
-    timed = {r.workload: r.latency_s for r in results if r.validated}
+def _pick_variant(store: LogStore, wl: Workload, tgt, results: list[TuneResult],
+                  timed: dict[str, float]) -> TuneResult:
+    """The result of ``wl``'s fastest validated variant by ``timed`` (each validated
+    variant's latency), the winner recorded in its log."""
     best = results[0]
     if timed:
         winner = record_winner(store, wl, tgt, timed)

@@ -18,13 +18,15 @@ from functools import partial
 
 import tvm
 from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
 from autotune.hardware.target import resolve_target, target_threads
 from autotune.measure.device import KernelDevice, LocalDevice
 from autotune.measure.protocol import Protocol
 from autotune.remote.tracker import Remote, remote_threads
 from autotune.search.builder import WarmBuilder, die_with_parent
-from autotune.search.evaluator import rotating_sets, time_rotating
+from autotune.search.evaluator import args_key, rotating_sets, time_rotating
+from autotune.workload import Workload
 
 
 class Workers:
@@ -38,6 +40,9 @@ class Workers:
         self._builder: WarmBuilder | None = None
         self._runner: ms.runner.PyRunner | None = None
         self._setting: tuple[int, str] | None = None  # the runner's threads and target kind
+        # Which arguments are weights, by argument list (``share_weights``); sent to the
+        # runner's process with every candidate.
+        self.weights: dict[str, tuple[int, ...]] = {}
 
     def target(self, spec: str | dict | tvm.target.Target) -> tvm.target.Target:
         """The target whose kernels these workers measure: ``spec`` resolved, where ``cpu``
@@ -76,7 +81,7 @@ class Workers:
             if self.remote is None and target.kind.name == "llvm":
                 self._runner = ms.runner.LocalRunner(
                     evaluator_config=config, initializer=initializer,
-                    f_alloc_argument=partial(rotating_sets, self.protocol),
+                    f_alloc_argument=partial(rotating_sets, self.protocol, self.weights),
                     f_run_evaluator=partial(time_rotating, self.protocol))
             elif self.remote is None:
                 self._runner = ms.runner.LocalRunner(evaluator_config=config,
@@ -87,6 +92,14 @@ class Workers:
                 self._runner = RemoteRunner(self.remote, config, threads, initializer)
             self._setting = setting
         return self._runner
+
+    def share_weights(self, workloads: list[Workload], target: tvm.target.Target) -> None:
+        """Have the local runner time ``workloads`` with their weights (a conv's filter,
+        ``Workload.weight_inputs``) one array in every input set, as ``measure`` does."""
+        for wl in workloads:
+            if wl.weight_inputs:
+                info = ArgInfo.from_prim_func(wl.module(target)["main"])
+                self.weights[args_key([arg.as_json() for arg in info])] = wl.weight_inputs
 
     def lost(self) -> str | None:
         """Why no further batch can be measured (remote devices all gone), or None."""
