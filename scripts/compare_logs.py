@@ -6,7 +6,7 @@ host's load moved in between (docs/benchmarks.md). Here, for each workload, the 
 that serves it from each directory (``best_variant``) is called as a package's user calls
 it, on the same input sets, in ``--rounds`` rounds, each timing every directory's kernel
 with the measurement protocol; the table gives each one's median of its round medians and
-its ratio to the first directory's:
+``vs_first``, the first directory's median over its own (below 1: slower than the first):
 
     python scripts/compare_logs.py gemm-odd new=/tmp/a/logs old=/tmp/b/logs --out t.csv
 """
