@@ -55,8 +55,12 @@ class Protocol:
 
     def sets_for(self, workload: Workload) -> int:
         """Input sets whose total size reaches ``flush_bytes`` (at most ``max_sets``)."""
-        per_set = sum(s.nbytes for s in workload.input_specs) + workload.output_spec.nbytes
-        return int(min(self.max_sets, max(1, math.ceil(self.flush_bytes / per_set))))
+        return self.sets_of(sum(s.nbytes for s in workload.input_specs)
+                            + workload.output_spec.nbytes)
+
+    def sets_of(self, set_bytes: int) -> int:
+        """``sets_for`` a workload whose inputs and output take ``set_bytes``."""
+        return int(min(self.max_sets, max(1, math.ceil(self.flush_bytes / max(set_bytes, 1)))))
 
 
 @dataclass(frozen=True)

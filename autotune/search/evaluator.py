@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -47,9 +48,8 @@ def rotating_sets(protocol: Protocol, weights: Mapping[str, Sequence[int]], devi
         _sets.clear()  # one workload's sets at a time
         fill = tvm.get_global_func("tvm.contrib.random.random_fill_for_measure")
         shapes = [(info[1], tuple(info[2])) for info in args_info]
-        sizes = [tvm.runtime.DataType(dtype).itemsize * _count(shape) for dtype, shape in shapes]
-        # as many as Protocol.sets_for gives the workload (every argument counted)
-        count = max(1, min(protocol.max_sets, -(-protocol.flush_bytes // max(sum(sizes), 1))))
+        count = protocol.sets_of(sum(tvm.runtime.DataType(dtype).itemsize * math.prod(shape)
+                                     for dtype, shape in shapes))
         first = [tvm.runtime.empty(shape, dtype, device) for dtype, shape in shapes]
         for tensor in first:
             fill(tensor)
@@ -74,13 +74,6 @@ def time_rotating(protocol: Protocol, rt_mod, device, evaluator_config, repeated
     tuning = dataclasses.replace(protocol, repeat=protocol.tuning_repeat, warmup_s=0.0,
                                  quiet_s=0.0, max_sample_s=protocol.min_sample_s)
     return [measure(Prepared(calls, output=_no_output), tuning).median]
-
-
-def _count(shape: tuple) -> int:
-    count = 1
-    for extent in shape:
-        count *= int(extent)
-    return count
 
 
 def _no_output(index: int) -> None:
