@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +26,7 @@ from autotune.hardware.target import resolve_target, target_key, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.store import LogStore
 from autotune.measure.compile import compile_module, prepare_call, protocol_for
+from autotune.measure.device import time_in_turns
 from autotune.measure.protocol import input_sets, measure
 from autotune.measure.validate import best_variant
 from autotune.workload.suite import load_suite
@@ -47,15 +48,12 @@ def compare(suite_name: str, dirs: dict[str, Path], target_spec: str, rounds: in
                 print(f"{wl.key}: no validated kernel under {root}", file=sys.stderr)
                 continue
             variant, choice = found
-            arms[name] = (variant.key, prepare_call(compile_module(choice.module, tgt), variant,
-                                                    sets, tgt))
-        medians = {name: [] for name in arms}
-        for _ in range(rounds):
-            for name, (_, prepared) in arms.items():
-                medians[name].append(measure(prepared, timed).median)
+            prepared = prepare_call(compile_module(choice.module, tgt), variant, sets, tgt)
+            arms[name] = (variant.key, partial(measure, prepared, timed))
+        medians = time_in_turns([timer for _, timer in arms.values()], rounds)
         first = None
-        for name, (variant, _) in arms.items():
-            median_us = statistics.median(medians[name]) * 1e6
+        for (name, (variant, _)), median in zip(arms.items(), medians):
+            median_us = median * 1e6
             first = first or median_us
             rows.append({"workload": wl.key, "logs": name, "variant": variant,
                          "median_us": median_us, "vs_first": first / median_us,
