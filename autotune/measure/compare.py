@@ -1,17 +1,20 @@
 """Time one workload's tuned kernel, TVM's untuned kernel and baselines side by side.
 
 Every implementation runs on the same input sets, is checked against the NumPy reference
-first (a wrong one is reported, never timed), then timed with the one protocol. TVM's
+first (a wrong one is reported, never timed), then all are timed with the one protocol, in
+turns (``measure_in_turns``: a slow spell of the host falls on every one alike). TVM's
 kernels are timed as a package's user calls them (``median_us``: ``Kernel.__call__`` on
 NumPy arrays, writing into a preallocated ``out=`` as the libraries write into theirs) and
 as the bare kernel on tensors made once (``kernel_us``); ``call_overhead_us`` is the
-difference. A tuned kernel that packs its weights is also timed with them packed once
-(``prepacked_us``: ``Kernel.prepare``, as ONNX Runtime packs its constant weights).
+difference of the two, timed in the same turns. A tuned kernel that packs its weights is
+also timed with them packed once (``prepacked_us``: ``Kernel.prepare``, as ONNX Runtime
+packs its constant weights).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,7 +32,13 @@ from autotune.measure.compile import (
     prepare_packed_call,
 )
 from autotune.measure.device import KernelDevice
-from autotune.measure.protocol import Prepared, Protocol, Timing, input_sets, measure
+from autotune.measure.protocol import (
+    Prepared,
+    Protocol,
+    Timing,
+    input_sets,
+    measure_in_turns,
+)
 from autotune.measure.validate import best_variant
 from autotune.workload import Workload
 
@@ -43,10 +52,12 @@ def compare_workload(
     protocol: Protocol,
 ) -> list[dict]:
     """Rows for the tuned kernel (best validated record of the workload or of one of its
-    layout variants, named in the ``variant`` column), TVM's untuned one and baselines."""
+    layout variants, named in the ``variant`` column), TVM's untuned one and baselines.
+    Each is checked first; then all that passed are timed in turns (``measure_in_turns``)."""
     dev = device_for(tgt)
     sets = input_sets(wl, protocol.sets_for(wl))
-    rows = []
+    rows: list[dict] = []
+    timed: list[tuple[Prepared, Callable[[Timing], None]]] = []  # what to time, where it goes
     chosen = best_variant(store, wl, tgt)
     tvm_impls = [("tvm-tuned", chosen[1].module if chosen else None),
                  ("tvm-untuned", default_module(wl, tgt))]
@@ -56,19 +67,20 @@ def compare_workload(
             continue
         rt_mod = compile_module(mod, tgt)
         error = check_numerics(rt_mod, wl, tgt)
-        row = _timed_row(wl, name, prepare_call(rt_mod, wl, sets, tgt), sets, protocol, error,
-                         validated=name == "tvm-tuned")
+        row, call = _checked_row(wl, name, prepare_call(rt_mod, wl, sets, tgt), sets, error,
+                                 validated=name == "tvm-tuned", timed=timed)
         row["timed"] = CALL_PATH if tgt.kind.name == "llvm" else GPU_CALL_PATH
-        if row["correct"]:
-            kernel = measure(prepare_module(rt_mod, wl, sets, dev), protocol)
-            row["kernel_us"] = kernel.median * 1e6
-            row["call_overhead_us"] = row["median_us"] - row["kernel_us"]
+        if call is not None:
+            timed.append((prepare_module(rt_mod, wl, sets, dev),
+                          lambda t, row=row: row.update(kernel_us=t.median * 1e6)))
         if name == "tvm-tuned":
             row["variant"] = chosen[0].key
-            packed = prepare_packed_call(mod, chosen[0], sets, tgt) if row["correct"] else None
+            packed = prepare_packed_call(mod, chosen[0], sets, tgt) if call else None
             if packed is not None:  # the same kernel with its weights packed once
-                checked = _timed_row(wl, name, packed, sets, protocol, None)
-                row["prepacked_us"] = checked["median_us"] if checked["correct"] else math.nan
+                _, ok = _checked_row(wl, name, packed, sets, None)
+                if ok is not None:
+                    timed.append((packed, lambda t, row=row: row.update(
+                        prepacked_us=t.median * 1e6)))
         rows.append(row)
     for baseline in competing:
         if not baseline.supports(wl):
@@ -78,9 +90,13 @@ def compare_workload(
         except Exception as err:  # a library that cannot run this shape: say so, go on
             rows.append(_row(wl, baseline.name, None, False, f"{type(err).__name__}: {err}"))
             continue
-        row = _timed_row(wl, baseline.name, prepared, sets, protocol, None)
+        row, _ = _checked_row(wl, baseline.name, prepared, sets, None, timed=timed)
         row["weights"] = "constant" if baseline.constant_weights(wl) else "per call"
         rows.append(row)
+    for (_, record), timing in zip(timed, measure_in_turns([p for p, _ in timed], protocol)):
+        record(timing)
+    for row in rows:
+        row["call_overhead_us"] = row["median_us"] - row["kernel_us"]
     return rows
 
 
@@ -102,16 +118,36 @@ def compare_on_device(wl: Workload, store: LogStore, tgt: tvm.target.Target,
     return rows
 
 
-def _timed_row(wl, name, prepared: Prepared, sets, protocol, error, validated=False) -> dict:
-    """Check the outputs of the first and last input sets, then time; a wrong one is not timed."""
+def _checked_row(wl, name, prepared: Prepared, sets, error, validated=False,
+                 timed: list | None = None) -> tuple[dict, Prepared | None]:
+    """The row of ``prepared``, after checking the outputs of its first and last input
+    sets, and ``prepared`` if they are right (a wrong one is reported, never timed). With
+    ``timed``, a right one goes on that list, to fill the row's timing when it is timed."""
     for i in sorted({0, len(sets) - 1}):
         if error:
             break
         prepared.calls[i]()
         error = wl.check(prepared.output(i), sets[i])
     if error:
-        return _row(wl, name, None, False, error)
-    return _row(wl, name, measure(prepared, protocol), True, None, validated)
+        return _row(wl, name, None, False, error), None
+    row = _row(wl, name, None, True, None, validated)
+    if timed is not None:
+        timed.append((prepared, lambda t: row.update(_timing_fields(t))))
+    return row, prepared
+
+
+def _timing_fields(timing: Timing | None) -> dict:
+    """A row's columns that ``timing`` fills (NaN and 0 without one)."""
+    nan = math.nan
+    return {
+        "median_us": timing.median * 1e6 if timing else nan,
+        "min_us": timing.min * 1e6 if timing else nan,
+        "max_us": timing.max * 1e6 if timing else nan,
+        "spread": timing.spread if timing else nan,
+        "samples": timing.samples if timing else 0,
+        "calls_per_sample": timing.number if timing else 0,
+        "input_sets": timing.sets if timing else 0,
+    }
 
 
 def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: str | None,
@@ -122,13 +158,7 @@ def _row(wl: Workload, name: str, timing: Timing | None, correct: bool, error: s
         "kernel": wl.kernel,
         "dtype": wl.params["dtype"],
         "implementation": name,
-        "median_us": timing.median * 1e6 if timing else nan,
-        "min_us": timing.min * 1e6 if timing else nan,
-        "max_us": timing.max * 1e6 if timing else nan,
-        "spread": timing.spread if timing else nan,
-        "samples": timing.samples if timing else 0,
-        "calls_per_sample": timing.number if timing else 0,
-        "input_sets": timing.sets if timing else 0,
+        **_timing_fields(timing),
         "flops": wl.flops,
         "bytes": wl.bytes_moved,
         "correct": correct,

@@ -6,7 +6,8 @@ every set, as they are in deployment); each sample runs enough calls, cycling
 through the sets, to last ``min_sample_s``; after a warm-up, ``repeat`` samples give the
 median, min and max seconds per call. The Python loop adds well under a microsecond a call.
 Before its warm-up, an implementation waits for the threads the one timed before it left
-spinning to stop (``wait_until_quiet``).
+spinning to stop (``wait_until_quiet``). Implementations timed against each other are timed
+in turns (``measure_in_turns``), so that a slow spell of the host falls on all of them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Protocol:
 
     tuning_repeat: int = 3  # samples per candidate while tuning; their mean ranks candidates
     quiet_s: float = 1.0  # longest wait for other threads to stop before timing (0: none)
+    rounds: int = 5  # turns that implementations timed against each other take (measure_in_turns)
 
     def evaluator_config(self):
         """MetaSchedule's evaluator settings for tuning: the same minimum sample length.
@@ -128,39 +130,92 @@ def measure(prepared: Prepared, protocol: Protocol | None = None) -> Timing:
     calls as ``min_sample_s`` needs, and the rotation goes on where the last one stopped."""
     protocol = protocol or Protocol()
     wait_until_quiet(protocol.quiet_s)
-    calls, clock = prepared.calls, prepared.clock
-    sets = len(calls)
-    position = 0  # the set the next call computes on
+    sampler = _Sampler(prepared, protocol)
+    sampler.calibrate()
+    return sampler.timing(sampler.samples(protocol.repeat))
 
-    def run(number: int) -> float:
-        nonlocal position
-        clock.start()
-        for i in range(position, position + number):
+
+def measure_in_turns(prepared: Sequence[Prepared], protocol: Protocol | None = None,
+                     ) -> list[Timing]:
+    """Time several implementations of one thing against each other, in turns.
+
+    Their ``repeat`` samples are taken in ``rounds`` rounds, each round timing every
+    implementation once as ``measure`` does (a wait for the last one's threads to stop, a
+    warm-up of ``warmup_s``, then its share of the samples), and each one's samples of all
+    rounds make its ``Timing``. A slow spell of a shared host (seconds
+    long, and up to 2x here: docs/benchmarks.md) then falls on all of them alike, not on
+    whichever was timed in it, so their ratios hold where their absolute times do not."""
+    protocol = protocol or Protocol()
+    rounds = max(1, min(protocol.rounds, protocol.repeat))
+    counts = [protocol.repeat // rounds + (r < protocol.repeat % rounds) for r in range(rounds)]
+    samplers = [_Sampler(p, protocol) for p in prepared]
+    found: list[list[float]] = [[] for _ in samplers]
+    for count in counts:
+        for sampler, samples in zip(samplers, found):
+            wait_until_quiet(protocol.quiet_s)
+            if sampler.number:
+                sampler.warm()  # again, after the others ran
+            else:
+                sampler.calibrate()
+            samples += sampler.samples(count)
+    return [sampler.timing(samples) for sampler, samples in zip(samplers, found)]
+
+
+class _Sampler:
+    """One implementation's samples: its calls per sample, once calibrated, and the set
+    its rotation goes on from."""
+
+    def __init__(self, prepared: Prepared, protocol: Protocol) -> None:
+        self.calls, self.clock, self.protocol = prepared.calls, prepared.clock, protocol
+        self.position = 0  # the set the next call computes on
+        self.number = 0  # calls a sample, once calibrated
+
+    def run(self, number: int) -> float:
+        """Seconds that ``number`` calls take, going on through the sets."""
+        calls, sets = self.calls, len(self.calls)
+        self.clock.start()
+        for i in range(self.position, self.position + number):
             calls[i % sets]()
-        elapsed = clock.stop()
-        position = (position + number) % sets
+        elapsed = self.clock.stop()
+        self.position = (self.position + number) % sets
         return elapsed
 
-    # The first calls (cold caches, a library's lazy set-up) calibrate nothing: a pass over
-    # every set, cut short where one call shows the pass would be slow.
-    first = run(1)
-    number = sets if first * sets <= protocol.max_sample_s else 1
-    if number > 1:
-        run(sets - 1)
-    warm_until = time.perf_counter() + protocol.warmup_s
-    elapsed = 0.0
-    while True:
-        if 0 < elapsed < protocol.min_sample_s:
-            number *= 2
-        elapsed = run(number)
-        if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 2:
-            break
-    per_call = elapsed / number
-    number = max(number, math.ceil(protocol.min_sample_s / per_call))
-    if per_call * sets <= protocol.max_sample_s:
-        number = math.ceil(number / sets) * sets  # every set equally often
-    samples = [run(number) / number for _ in range(protocol.repeat)]
-    return Timing.from_samples(samples, number, sets)
+    def calibrate(self) -> None:
+        """Warm up for ``warmup_s`` and pick the calls a sample makes."""
+        protocol, sets = self.protocol, len(self.calls)
+        # The first calls (cold caches, a library's lazy set-up) calibrate nothing: a pass
+        # over every set, cut short where one call shows the pass would be slow.
+        first = self.run(1)
+        number = sets if first * sets <= protocol.max_sample_s else 1
+        if number > 1:
+            self.run(sets - 1)
+        warm_until = time.perf_counter() + protocol.warmup_s
+        elapsed = 0.0
+        while True:
+            if 0 < elapsed < protocol.min_sample_s:
+                number *= 2
+            elapsed = self.run(number)
+            if time.perf_counter() >= warm_until and elapsed >= protocol.min_sample_s / 2:
+                break
+        per_call = elapsed / number
+        number = max(number, math.ceil(protocol.min_sample_s / per_call))
+        if per_call * sets <= protocol.max_sample_s:
+            number = math.ceil(number / sets) * sets  # every set equally often
+        self.number = number
+
+    def warm(self) -> None:
+        """Run samples (at least one) for ``warmup_s``, keeping none."""
+        warm_until = time.perf_counter() + self.protocol.warmup_s
+        self.run(self.number)
+        while time.perf_counter() < warm_until:
+            self.run(self.number)
+
+    def samples(self, count: int) -> list[float]:
+        """``count`` samples, in seconds per call."""
+        return [self.run(self.number) / self.number for _ in range(count)]
+
+    def timing(self, samples: Sequence[float]) -> Timing:
+        return Timing.from_samples(samples, self.number, len(self.calls))
 
 
 def wait_until_quiet(max_s: float, window_s: float = 0.03) -> float:

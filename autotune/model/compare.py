@@ -1,9 +1,10 @@
 """End-to-end latency of a model: tuned build vs TVM's untuned build vs ONNX Runtime.
 
 All are timed by ``autotune.measure.protocol`` (warm-up, repeats, rotating input sets) in one
-run, with the same thread count, each through the call a user makes (NumPy arrays in,
-NumPy arrays out: a ``ModelPackage`` call for TVM's builds, ``InferenceSession.run`` for
-ONNX Runtime's), and each one's outputs are checked against ONNX Runtime.
+run, in turns (``measure_in_turns``), with the same thread count, each through the call a
+user makes (NumPy arrays in, NumPy arrays out: a ``ModelPackage`` call for TVM's builds,
+``InferenceSession.run`` for ONNX Runtime's), and each one's outputs are checked against
+ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from autotune.hardware.host import host_description
 from autotune.hardware.target import device_for, resolve_target, target_key, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.store import DEFAULT_LOG_DIR
-from autotune.measure.protocol import Prepared, Protocol, measure
+from autotune.measure.protocol import Prepared, Protocol, measure_in_turns
 from autotune.model import onnxruntime_ref
 from autotune.model.build import compile_model
 from autotune.model.onnx_import import OnnxModel, load_onnx
@@ -72,15 +73,16 @@ def compare_model(
     builds = {"tvm-tuned": tuned, "tvm-untuned": ModelPackage(untuned, inputs, dev),
               **{name: ModelPackage(ex, inputs, dev) for name, ex in (others or {}).items()}}
     feeds = [{info.name: x for info, x in zip(model.inputs, inputs)} for inputs in sets]
-    rows = []
-    for name, prepared in (
-        *((name, _prepared(lambda inputs, run=runner: run(*inputs), sets))
-          for name, runner in builds.items()),
-        ("onnxruntime", _prepared(lambda feed: session.run(None, feed), feeds)),
-    ):
+    arms = [*((name, _prepared(lambda inputs, run=runner: run(*inputs), sets))
+              for name, runner in builds.items()),
+            ("onnxruntime", _prepared(lambda feed: session.run(None, feed), feeds))]
+    outputs = []
+    for _, prepared in arms:
         prepared.calls[0]()
-        got = prepared.output(0)
-        timing = measure(prepared, protocol)
+        outputs.append(prepared.output(0))
+    rows = []
+    for (name, _), got, timing in zip(arms, outputs,
+                                      measure_in_turns([p for _, p in arms], protocol)):
         rows.append({
             "model": model.name, "implementation": name,
             "median_us": timing.median * 1e6, "min_us": timing.min * 1e6,

@@ -10,6 +10,7 @@ from autotune.measure.protocol import (
     Protocol,
     Timing,
     measure,
+    measure_in_turns,
     wait_until_quiet,
 )
 from autotune.workload import Workload
@@ -111,3 +112,65 @@ def test_timing_waits_for_the_threads_left_spinning():
     finally:
         stop.set()
         forever.join()
+
+
+class SlowSpellClock(Clock):
+    """Every call "takes" ``per_call`` seconds, twice that during the host's slow spell:
+    the first ``spell`` samples taken by any of the clocks sharing ``host``."""
+
+    def __init__(self, per_call: float, host: dict) -> None:
+        self.per_call, self.host, self.calls_made = per_call, host, 0
+
+    def start(self) -> None:
+        self._before = self.calls_made
+
+    def stop(self) -> float:
+        slow = self.host["samples"] < self.host["spell"]
+        self.host["samples"] += 1
+        return (self.calls_made - self._before) * self.per_call * (2 if slow else 1)
+
+
+def _spell_arms(per_call: list[float], spell: int) -> tuple[list[Prepared], list[list[int]]]:
+    host = {"samples": 0, "spell": spell}
+    arms, used = [], []
+    for seconds in per_call:
+        clock, order = SlowSpellClock(seconds, host), []
+        calls = [lambda i=i, c=clock, o=order: (o.append(i), setattr(c, "calls_made",
+                                                                       c.calls_made + 1))
+                 for i in range(2)]
+        arms.append(Prepared(calls, lambda i: None, clock))
+        used.append(order)
+    return arms, used
+
+
+def test_implementations_timed_in_turns_share_a_slow_spell():
+    """Two equally fast implementations and a slow spell of the host while the first is
+    timed: back to back, the first comes out twice as slow; in turns both keep their
+    speed, each with all its samples, every set visited equally often."""
+    protocol = Protocol(repeat=25, rounds=5, min_sample_s=1e-4, warmup_s=0.0, max_sets=2,
+                        quiet_s=0.0)
+    arms, _ = _spell_arms([1e-6, 1e-6], spell=30)
+    one_by_one = [measure(arm, protocol).median for arm in arms]
+    assert one_by_one[0] == pytest.approx(2 * one_by_one[1])
+
+    arms, used = _spell_arms([1e-6, 1e-6], spell=30)
+    first, second = measure_in_turns(arms, protocol)
+    assert first.median == pytest.approx(second.median) == pytest.approx(1e-6)
+    assert first.samples == second.samples == 25
+    assert all(order.count(0) == order.count(1) for order in used)
+
+
+def test_turns_split_the_samples_over_the_rounds():
+    protocol = Protocol(repeat=7, rounds=3, min_sample_s=0.0, warmup_s=0.0, max_sets=1,
+                        quiet_s=0.0)
+    host = {"samples": 0, "spell": 0}
+    clocks = [SlowSpellClock(1e-6, host) for _ in range(2)]
+    log: list[int] = []
+    arms = [Prepared([lambda n=n, c=c: (log.append(n), setattr(c, "calls_made",
+                                                                c.calls_made + 1))],
+                     lambda i: None, c) for n, c in enumerate(clocks)]
+    timings = measure_in_turns(arms, protocol)
+    assert [t.samples for t in timings] == [7, 7]
+    switches = sum(a != b for a, b in zip(log, log[1:]))
+    assert switches == 2 * 3 - 1  # A B | A B | A B
+    assert measure_in_turns([], protocol) == []
