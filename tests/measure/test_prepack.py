@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tvm
+import tvm_ffi
+from tvm import s_tir
 from tvm.s_tir import meta_schedule as ms
 
 from autotune.measure.alignment import compile_kernels
@@ -43,6 +45,11 @@ def test_every_design_space_splits_into_pack_and_packed_kernel(cpu, workload):
         lib["main_packed"](x, packed, got)
         np.testing.assert_array_equal(got, want)
         assert workload.check(got, [x, w]) is None
+        # The packed weights are copied where the schedule packed them (into its own, often
+        # thread-local buffer), not read from the argument (see autotune.measure.prepack).
+        copies = _blocks(plan.kernel, workload.template.weight_pack)
+        packed_param = plan.kernel.params[plan.weight]
+        assert copies and all(b.reads[0].source.name == packed_param.name for b in copies)
         checked += 1
     assert checked > len(workload.template.sketches(workload.params, cpu)) >= 1
 
@@ -62,3 +69,10 @@ def test_bench_times_the_packed_call_on_shared_weights(cpu):
         assert BLOCKED.check(prepared.output(i), sets[i]) is None
     assert prepare_packed_call(Workload("conv2d", **BLOCKED.params).module(),
                                Workload("conv2d", **BLOCKED.params), sets, cpu) is None
+
+
+def _blocks(func, name: str) -> list:
+    found = []
+    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, lambda b: (
+        found.append(b) if b.name_hint == name else None) or b)])
+    return found
