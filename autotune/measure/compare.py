@@ -77,8 +77,7 @@ def compare_workload(
             row["variant"] = chosen[0].key
             packed = prepare_packed_call(mod, chosen[0], sets, tgt) if call else None
             if packed is not None:  # the same kernel with its weights packed once
-                _, ok = _checked_row(wl, name, packed, sets, None)
-                if ok is not None:
+                if _check(wl, packed, sets) is None:
                     timed.append((packed, lambda t, row=row: row.update(
                         prepacked_us=t.median * 1e6)))
         rows.append(row)
@@ -120,20 +119,26 @@ def compare_on_device(wl: Workload, store: LogStore, tgt: tvm.target.Target,
 
 def _checked_row(wl, name, prepared: Prepared, sets, error, validated=False,
                  timed: list | None = None) -> tuple[dict, Prepared | None]:
-    """The row of ``prepared``, after checking the outputs of its first and last input
-    sets, and ``prepared`` if they are right (a wrong one is reported, never timed). With
+    """The row of ``prepared``, after ``_check`` (unless ``error`` already says what is
+    wrong), and ``prepared`` if it is right (a wrong one is reported, never timed). With
     ``timed``, a right one goes on that list, to fill the row's timing when it is timed."""
-    for i in sorted({0, len(sets) - 1}):
-        if error:
-            break
-        prepared.calls[i]()
-        error = wl.check(prepared.output(i), sets[i])
+    error = error or _check(wl, prepared, sets)
     if error:
         return _row(wl, name, None, False, error), None
     row = _row(wl, name, None, True, None, validated)
     if timed is not None:
         timed.append((prepared, lambda t: row.update(_timing_fields(t))))
     return row, prepared
+
+
+def _check(wl: Workload, prepared: Prepared, sets) -> str | None:
+    """What is wrong with the outputs of ``prepared``'s first and last input sets, if anything."""
+    for i in sorted({0, len(sets) - 1}):
+        prepared.calls[i]()
+        error = wl.check(prepared.output(i), sets[i])
+        if error:
+            return error
+    return None
 
 
 def _timing_fields(timing: Timing | None) -> dict:

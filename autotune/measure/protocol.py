@@ -142,9 +142,9 @@ def measure_in_turns(prepared: Sequence[Prepared], protocol: Protocol | None = N
     Their ``repeat`` samples are taken in ``rounds`` rounds, each round timing every
     implementation once as ``measure`` does (a wait for the last one's threads to stop, a
     warm-up of ``warmup_s``, then its share of the samples), and each one's samples of all
-    rounds make its ``Timing``. A slow spell of a shared host (seconds
-    long, and up to 2x here: docs/benchmarks.md) then falls on all of them alike, not on
-    whichever was timed in it, so their ratios hold where their absolute times do not."""
+    rounds make its ``Timing``. A slow spell of a shared host (seconds long, and up to 2x
+    here: docs/benchmarks.md) then falls on all of them alike, not on whichever was timed
+    in it, so their ratios hold where their absolute times do not."""
     protocol = protocol or Protocol()
     rounds = max(1, min(protocol.rounds, protocol.repeat))
     counts = [protocol.repeat // rounds + (r < protocol.repeat % rounds) for r in range(rounds)]
