@@ -17,6 +17,9 @@ NCHW template (``b, o, y, x`` spatial, then ``rc, ry, rx`` with ``rc`` of extent
 
 Each tile is one design space (no sampled decisions: the search measures each once and its
 cost model ranks them beside the generic spaces' candidates).
+
+The same tiles serve ``conv2d_dw_rows`` (``rows_sketches``), whose rows are whole vectors:
+there the vectors divide the padded row and none is predicated.
 """
 
 from __future__ import annotations
@@ -107,3 +110,53 @@ def depthwise_sketches(target, *, out_height: int, out_width: int,
         return []
     return [depthwise_sketch(tile) for tile in depthwise_tiles(
         out_height, out_width, vectors.lanes(dtype), vectors.registers)]
+
+
+ROW_VECTOR = 16  # elements a padded row of ``conv2d_dw_rows`` is a multiple of
+
+
+def rows_tiles(out_height: int, row_vectors: int, lanes: int,
+               vector_registers: int) -> list[DepthwiseTile]:
+    """The tiles of ``conv2d_dw_rows``: whole vectors that divide its padded rows
+    (``row_vectors`` of ``ROW_VECTOR`` elements), rows as in ``depthwise_tiles``."""
+    most = accumulator_bounds(vector_registers)[1]
+    per_row = row_vectors * (ROW_VECTOR // lanes)
+    return [DepthwiseTile(rows, vectors, lanes)
+            for vectors in range(1, 9) if per_row % vectors == 0
+            for rows in ROWS
+            if rows <= out_height and rows * vectors <= most
+            and tail_waste(out_height, rows) <= MAX_TAIL_WASTE]
+
+
+def rows_sketch(tile: DepthwiseTile) -> Sketch:
+    """The sketch of one register tile for ``conv2d_dw_rows``: as ``depthwise_sketch``, over
+    rows of whole vectors; the tile is cropped to the output on its way out."""
+
+    def apply(sch: Schedule) -> None:
+        conv = sch.get_sblock("conv")
+        b, o, y, x, ry, rx = sch.get_loops(conv)
+        y_o, y_i = sch.split(y, [None, tile.rows])
+        x_o, x_v, x_l = sch.split(x, [None, tile.vectors, tile.lanes])
+        sch.reorder(b, o, y_o, x_o, ry, rx, y_i, x_v, x_l)
+        sch.vectorize(x_l)
+        sch.unroll(x_v)
+        sch.unroll(y_i)
+        sch.unroll(rx)
+        plane = sch.fuse(b, o)
+        sch.parallel(plane)
+        write_tile_through(sch, conv, x_o, copy_out="crop")
+        init = sch.decompose_reduction(conv, ry)
+        sch.vectorize(sch.get_loops(init)[-1])
+        sch.compute_at(sch.get_sblock("pad"), plane)
+
+    return Sketch(f"rows-{tile.name}", apply)
+
+
+def rows_sketches(target, *, out_height: int, row_vectors: int, dtype: str) -> list[Sketch]:
+    """The register-tiled sketches of ``conv2d_dw_rows`` on ``target`` (CPUs only)."""
+    vectors = vector_file(target)
+    if vectors is None:
+        return []
+    lanes = min(vectors.lanes(dtype), ROW_VECTOR)
+    return [rows_sketch(tile) for tile in rows_tiles(
+        out_height, row_vectors, lanes, vectors.registers)]

@@ -89,7 +89,7 @@ def test_the_console_script_gives_one_line_and_status_2():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: unknown kernel 'nope'; known kernels: add, conv2d, conv2d_dw_nchwc, "
-        "conv2d_nchwc, conv2d_nhwc, conv2d_pw_nchw, fma, gemm, softmax, sum"]
+        "conv2d_dw_rows, conv2d_nchwc, conv2d_nhwc, conv2d_pw_nchw, fma, gemm, softmax, sum"]
 
 
 def test_kernels_lists_every_template_with_parameters():

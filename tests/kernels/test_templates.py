@@ -24,7 +24,8 @@ def test_every_template_is_covered():
 
 def test_variants_share_the_calling_convention():
     depthwise = Workload("conv2d", c=8, h=9, w=7, k=8, groups=8, padding=1)
-    assert [v.kernel for v in depthwise.variants()] == ["conv2d", "conv2d_dw_nchwc", "conv2d_nhwc"]
+    assert [v.kernel for v in depthwise.variants()] == \
+        ["conv2d", "conv2d_dw_nchwc", "conv2d_dw_rows", "conv2d_nhwc"]
     grouped = Workload("conv2d", c=8, h=9, w=7, k=16, groups=8, padding=1)  # multiplier 2
     assert [v.kernel for v in grouped.variants()] == ["conv2d", "conv2d_nhwc"]
     blocked = Workload("conv2d", c=8, h=9, w=7, k=16, groups=2, padding=1)  # 8 a group
@@ -64,7 +65,12 @@ def test_the_auto_policy_tunes_the_layouts_expected_to_pay():
     assert kernels(c=16, h=8, w=8, k=3, kh=1, kw=1, stride=2) == ["conv2d", "conv2d_nchwc"]
     assert kernels(c=3, h=9, w=7, k=53, stride=2) == ["conv2d", "conv2d_nchwc"]
     assert kernels(c=8, h=9, w=7, k=16, groups=2, padding=1) == ["conv2d", "conv2d_nchwc"]
-    assert kernels(c=8, h=9, w=7, k=8, groups=8, padding=1) == ["conv2d", "conv2d_dw_nchwc"]
+    # Depthwise: in channel blocks and in rows of whole vectors instead of NCHW, or, where
+    # rows are read with a stride, in NCHW beside the blocks.
+    assert kernels(c=8, h=9, w=7, k=8, groups=8, padding=1) == \
+        ["conv2d_dw_nchwc", "conv2d_dw_rows"]
+    assert kernels(c=8, h=9, w=7, k=8, groups=8, stride=(1, 2)) == \
+        ["conv2d", "conv2d_dw_nchwc"]
     # No variant accepts it: the kernel alone. NHWC is left to "all".
     assert kernels(c=8, h=9, w=7, k=16, groups=8, padding=1) == ["conv2d"]
     gemm = Workload("gemm", m=2, n=3, k=4)

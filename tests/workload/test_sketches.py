@@ -12,7 +12,7 @@ from autotune.kernels.gemm import whole_columns
 from autotune.measure.compile import check_numerics, compile_module
 from autotune.workload import Workload
 from autotune.workload.conv_sketch import conv_tiles
-from autotune.workload.depthwise_sketch import MAX_ROW_WASTE, depthwise_tiles
+from autotune.workload.depthwise_sketch import MAX_ROW_WASTE, depthwise_tiles, rows_tiles
 from autotune.workload.gemm_sketch import MAX_VECTORS, gemm_tiles
 from autotune.workload.pointwise_sketch import pointwise_tiles
 from autotune.workload.register_tiles import (
@@ -41,6 +41,12 @@ CASES = {
                         dilation=2, epilogue="bias+add+relu6"),
     # NCHW depthwise, stride 2 (strided loads), a 5x5 stencil, two images
     "dw-nchw-s2": Workload("conv2d", n=2, c=8, h=11, w=37, k=8, kh=5, kw=5, groups=8,
+                           stride=2, padding=2),
+    # rows of whole vectors: a prime row (13, computed as 16), dilation, the whole epilogue
+    "dw-rows": Workload("conv2d_dw_rows", c=20, h=9, w=13, k=20, kh=3, kw=3, groups=20,
+                        padding=1, dilation=2, epilogue="bias+add+relu6"),
+    # rows of whole vectors, strided both ways, a 5x5 stencil, two images, rows of 19 -> 32
+    "dw-rows-s2": Workload("conv2d_dw_rows", n=2, c=8, h=11, w=37, k=8, kh=5, kw=5, groups=8,
                            stride=2, padding=2),
     # pointwise as a GEMM over the flat pixels: 240 pixels, 15 vectors, rows split by tiles
     "pw-nchw": Workload("conv2d_pw_nchw", c=16, h=12, w=20, k=24, kh=1, kw=1),
@@ -102,6 +108,18 @@ def test_a_short_row_takes_narrower_vectors():
     # 7 outputs a row: a 16-lane vector would be mostly padding, an 8-lane one is not
     assert {t.lanes for t in depthwise_tiles(7, 7, 16, 32)} == {8}
     assert depthwise_tiles(3, 3, 16, 32) == []  # nothing fits: the generic spaces alone
+
+
+@pytest.mark.parametrize(("registers", "lanes"), [(16, 8), (32, 16)])
+def test_rows_tiles_divide_the_whole_rows_and_fit_the_registers(registers, lanes):
+    tiles = rows_tiles(out_height=57, row_vectors=3, lanes=lanes, vector_registers=registers)
+    assert tiles
+    per_row = 3 * 16 // lanes  # a row of 48 elements
+    for tile in tiles:
+        assert per_row % tile.vectors == 0 and tile.lanes == lanes
+        assert tile.rows * tile.vectors <= ACCUMULATORS[registers]
+        assert tail_waste(57, tile.rows) <= MAX_TAIL_WASTE
+    assert {t.vectors for t in tiles} == {v for v in (1, 2, 3, 6) if per_row % v == 0}
 
 
 def test_only_depthwise_convs_get_the_nchw_sketches(cpu):
