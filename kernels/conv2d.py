@@ -58,10 +58,12 @@ class ConvDims(NamedTuple):
     wp: int  # padded input width
 
 
-def pad_nchw(d: ConvDims):
+def pad_nchw(d: ConvDims, width: int | None = None):
     """The block that zero-pads the NCHW input ``X`` into ``Xp`` (the conv2d templates'
-    "pad" block, written once; a macro, so every module is as if written out)."""
-    n, c, h, w, ph, pw, hp, wp, dtype = d.n, d.c, d.h, d.w, d.ph, d.pw, d.hp, d.wp, d.dtype
+    "pad" block, written once; a macro, so every module is as if written out), its rows
+    ``width`` wide (the padded input's, ``d.wp``, unless a template reads further)."""
+    n, c, h, w, ph, pw, hp, dtype = d.n, d.c, d.h, d.w, d.ph, d.pw, d.hp, d.dtype
+    wp = d.wp if width is None else width
 
     @T.macro
     def pad(X, Xp):

@@ -18,7 +18,7 @@ from typing import Any
 from tvm.script import tirx as T
 
 from autotune.errors import WorkloadError
-from autotune.kernels.conv2d import Conv2d, is_depthwise
+from autotune.kernels.conv2d import Conv2d, is_depthwise, pad_nchw
 from autotune.workload.depthwise_sketch import ROW_VECTOR, rows_sketches
 from autotune.workload.template import INSTEAD, SKIP
 
@@ -53,24 +53,17 @@ class Conv2dDepthwiseRows(Conv2d):
 
     def body(self, p: dict[str, Any]):
         d = self.dims(p)
-        n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, dtype, oh, ow, hp = (
-            d.n, d.c, d.h, d.w, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.dh, d.dw, d.dtype,
-            d.oh, d.ow, d.hp)
+        n, c, kh, kw, sh, sw, dh, dw, dtype, oh, ow, hp = (
+            d.n, d.c, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.dtype, d.oh, d.ow, d.hp)
         owr = row_width(ow)
         wpr = (owr - 1) * sw + (kw - 1) * dw + 1  # padded input width the whole rows read
+        pad = pad_nchw(d, width=wpr)
 
         @T.macro
         def conv2d_dw_rows(X, W, Y):
             Xp = T.sblock_alloc_buffer((n, c, hp, wpr), dtype)
             Yr = T.sblock_alloc_buffer((n, c, oh, owr), dtype)
-            for i0, i1, i2, i3 in T.grid(n, c, hp, wpr):
-                with T.sblock("pad"):
-                    v0, v1, v2, v3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
-                    Xp[v0, v1, v2, v3] = T.if_then_else(
-                        ph <= v2 and v2 < h + ph and pw <= v3 and v3 < w + pw,
-                        X[v0, v1, v2 - ph, v3 - pw],
-                        T.cast(0, dtype),
-                    )
+            pad(X, Xp)
             for b, o, y, x, ry, rx in T.grid(n, c, oh, owr, kh, kw):
                 with T.sblock("conv"):
                     vb, vo, vy, vx, vry, vrx = T.axis.remap("SSSSRR", [b, o, y, x, ry, rx])

@@ -78,21 +78,29 @@ def depthwise_tiles(out_height: int, out_width: int, lanes: int,
     return tiles
 
 
+def tile_planes(sch: Schedule, conv, tile: DepthwiseTile):
+    """Split the "conv" block ``(b, o, y, x, *taps)`` into ``tile``'s register tiles over
+    the taps, its (image, channel) planes in parallel; returns the plane loop, the tile
+    loop along the row and the outermost tap loop."""
+    b, o, y, x, *taps = sch.get_loops(conv)
+    y_o, y_i = sch.split(y, [None, tile.rows])
+    x_o, x_v, x_l = sch.split(x, [None, tile.vectors, tile.lanes])
+    sch.reorder(b, o, y_o, x_o, *taps, y_i, x_v, x_l)
+    sch.vectorize(x_l)
+    sch.unroll(x_v)
+    sch.unroll(y_i)
+    sch.unroll(taps[-1])
+    plane = sch.fuse(b, o)
+    sch.parallel(plane)
+    return plane, x_o, taps[0]
+
+
 def depthwise_sketch(tile: DepthwiseTile) -> Sketch:
     """The sketch of one register tile for the NCHW template's "conv" block (see the module)."""
 
     def apply(sch: Schedule) -> None:
         conv = sch.get_sblock("conv")
-        b, o, y, x, rc, ry, rx = sch.get_loops(conv)
-        y_o, y_i = sch.split(y, [None, tile.rows])
-        x_o, x_v, x_l = sch.split(x, [None, tile.vectors, tile.lanes])
-        sch.reorder(b, o, y_o, x_o, rc, ry, rx, y_i, x_v, x_l)
-        sch.vectorize(x_l)
-        sch.unroll(x_v)
-        sch.unroll(y_i)
-        sch.unroll(rx)
-        plane = sch.fuse(b, o)
-        sch.parallel(plane)
+        plane, x_o, rc = tile_planes(sch, conv, tile)
         acc = write_tile_through(sch, conv, x_o)
         sch.vectorize(sch.split(sch.get_loops(acc)[-1], [None, tile.lanes])[1])
         init = sch.decompose_reduction(conv, rc)
@@ -134,16 +142,7 @@ def rows_sketch(tile: DepthwiseTile) -> Sketch:
 
     def apply(sch: Schedule) -> None:
         conv = sch.get_sblock("conv")
-        b, o, y, x, ry, rx = sch.get_loops(conv)
-        y_o, y_i = sch.split(y, [None, tile.rows])
-        x_o, x_v, x_l = sch.split(x, [None, tile.vectors, tile.lanes])
-        sch.reorder(b, o, y_o, x_o, ry, rx, y_i, x_v, x_l)
-        sch.vectorize(x_l)
-        sch.unroll(x_v)
-        sch.unroll(y_i)
-        sch.unroll(rx)
-        plane = sch.fuse(b, o)
-        sch.parallel(plane)
+        plane, x_o, ry = tile_planes(sch, conv, tile)
         write_tile_through(sch, conv, x_o, copy_out="crop")
         init = sch.decompose_reduction(conv, ry)
         sch.vectorize(sch.get_loops(init)[-1])
