@@ -1,0 +1,65 @@
+"""Where two or more model packages of one ONNX model differ, call by call.
+
+Each package is profiled as ``scripts/bench_networks.py`` profiles a tuned build
+(``autotune.model.profile.profile_tvm``: microseconds a network call spends in each
+kernel and VM builtin); the table has one column per package, a row per part, and the
+ratio of the first package's time to the second's:
+
+    python scripts/compare_profiles.py model.onnx new=build/a old=build/b --out parts.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from autotune.errors import AutotuneError
+from autotune.model import load_model_package, load_onnx
+from autotune.model.profile import profile_tvm
+
+
+def package_profile(model, folder: str) -> pd.Series:
+    """Microseconds per network call in each part of the package in ``folder``."""
+    pkg = load_model_package(folder)
+    tuned = [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"]
+    return profile_tvm(pkg.module, model, pkg.dev, tuned).set_index("part")["us"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="the ONNX file the packages were built from")
+    parser.add_argument("packages", nargs="+", metavar="NAME=DIR",
+                        help="packages written by 'autotune model build' (at least two)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
+    args = parser.parse_args()
+    named = [p.partition("=") for p in args.packages]
+    bad = [name for name, eq, folder in named if not (name and eq and folder)]
+    if bad or len(named) < 2:
+        fail(f"give two or more packages as NAME=DIR, got {' '.join(args.packages)}")
+    try:
+        model = load_onnx(args.model)
+        table = pd.concat([package_profile(model, folder).rename(name)
+                           for name, _, folder in named], axis=1).fillna(0.0)
+    except (AutotuneError, OSError) as err:
+        fail(str(err))
+    first, second = table.columns[:2]
+    table[f"{first}/{second}"] = table[first] / table[second]
+    table = table.sort_values(first, ascending=False)
+    table.loc["total"] = table[list(table.columns[:-1])].sum().tolist() + [
+        table[first].sum() / table[second].sum()]
+    print(table.to_string(float_format=lambda v: f"{v:.3g}"))
+    if args.out:
+        table.to_csv(args.out, index_label="part")
+        print(f"wrote {args.out}")
+
+
+def fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()
