@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from bench_output import fail, write_table
 
 from autotune.benchmark.run import competing_baselines
 from autotune.errors import AutotuneError
@@ -73,15 +74,7 @@ def main() -> None:
     table = pd.DataFrame(rows)
     table["target"] = target_key(tgt)
     table["command"] = "python " + " ".join(sys.argv)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
-        print(f"wrote {args.out}")
-
-
-def fail(message: str):
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    write_table(table, args.out)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import types
 from pathlib import Path
 
 import pandas as pd
+from bench_output import fail
 
 from autotune.hardware.target import resolve_target, target_key, target_threads
 from autotune.model import build_model, compare_model, load_model_package, load_onnx, tune_model
@@ -52,11 +53,6 @@ def torchvision_models():
     except ImportError as err:
         fail(f"needs torch and torchvision (pip install torchvision==0.28.0): {err}")
     return torchvision.models
-
-
-def fail(message: str):
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def export_network(name: str, path: Path, seed: int = 0) -> Path:

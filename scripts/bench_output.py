@@ -1,14 +1,14 @@
 """Where a benchmark script's results go: every run as CSV, a Markdown summary beside it.
 
 The Markdown names the host and the exact command line, so a committed result says where
-and how it was measured.
+and how it was measured. A script's user errors end it as the CLI's do (``fail``).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,3 +33,19 @@ def write_results(out: Path, name: str, runs: pd.DataFrame, title: str, note: st
                       f"{note}", "", *blocks])
     (out / f"{name}.md").write_text(text)
     print(text)
+
+
+def write_table(table: pd.DataFrame, out: Path | None, **to_csv) -> None:
+    """Write ``table`` as CSV to ``out`` (its folder made; no index unless ``to_csv`` asks
+    for one) and say so; nothing where ``out`` is None."""
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, **{"index": False, **to_csv})
+    print(f"wrote {out}")
+
+
+def fail(message: str) -> NoReturn:
+    """End the script on a user's error as the CLI does: one line, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
+from bench_output import write_table
 
 from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_key, target_threads
@@ -81,9 +82,7 @@ def main() -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    if args.out is not None:
-        table.to_csv(args.out, index=False)
-        print(f"wrote {args.out}")
+    write_table(table, args.out)
     return 0
 
 

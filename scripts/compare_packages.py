@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench_output import fail, write_table
+
 from autotune.errors import AutotuneError
 from autotune.measure.protocol import Protocol
 from autotune.model import compare_model, load_model_package, load_onnx
@@ -53,15 +55,7 @@ def main() -> None:
     cols = ["implementation", "median_us", "min_us", "spread", "speedup_vs_onnxruntime",
             "rel_error", "matches_onnxruntime"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
-        print(f"wrote {args.out}")
-
-
-def fail(message: str):
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    write_table(table, args.out)
 
 
 if __name__ == "__main__":

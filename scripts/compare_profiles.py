@@ -11,10 +11,10 @@ ratio of the first package's time to the second's:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
+from bench_output import fail, write_table
 
 from autotune.errors import AutotuneError
 from autotune.model import load_model_package, load_onnx
@@ -51,14 +51,7 @@ def main() -> None:
     table.loc["total"] = table[list(table.columns[:-1])].sum().tolist() + [
         table[first].sum() / table[second].sum()]
     print(table.to_string(float_format=lambda v: f"{v:.3g}"))
-    if args.out:
-        table.to_csv(args.out, index_label="part")
-        print(f"wrote {args.out}")
-
-
-def fail(message: str):
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    write_table(table, args.out, index=True, index_label="part")
 
 
 if __name__ == "__main__":
