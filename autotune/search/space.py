@@ -6,7 +6,9 @@ target (``KernelTemplate.sketches``: e.g. the channel-blocked convolutions' regi
 tiles); each becomes one more design space of the same task, through MetaSchedule's
 ``ScheduleFn`` and ``SpaceGeneratorUnion``, so the evolutionary search, its cost model and
 its mutators treat the sketches' sampled decisions like any other, and a record's trace
-replays like any other.
+replays like any other. On CPUs, where the template has copy passes to fold (an epilogue
+after a copy-out, a padding that pads nothing), ``postprocs.InlineCopies`` runs ahead of
+the target's postprocessors on every candidate.
 """
 
 from __future__ import annotations
@@ -14,14 +16,19 @@ from __future__ import annotations
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from autotune.search.postprocs import InlineCopies
+from autotune.search.postprocs.inline_copies import EPILOGUE, PAD
 from autotune.workload import Workload
+from autotune.workload.template import block_names
 
 
 def space_generator(workload: Workload, target: tvm.target.Target):
     """The space generator of ``workload``'s task on ``target``."""
+    postprocs = _postprocs(workload, target)
     sketches = workload.template.sketches(workload.params, target)
     if not sketches:
-        return "post-order-apply"
+        return "post-order-apply" if postprocs == "from-target" else \
+            ms.space_generator.PostOrderApply(postprocs=postprocs)
 
     def sketched(sch):
         spaces = []
@@ -33,4 +40,16 @@ def space_generator(workload: Workload, target: tvm.target.Target):
         return spaces
 
     return ms.space_generator.SpaceGeneratorUnion(
-        [ms.space_generator.PostOrderApply(), ms.space_generator.ScheduleFn(sketched)])
+        [ms.space_generator.PostOrderApply(), ms.space_generator.ScheduleFn(sketched)],
+        postprocs=postprocs)
+
+
+def _postprocs(workload: Workload, target: tvm.target.Target):
+    """The target's postprocessors; on CPUs, for a template with an epilogue or a padding
+    block, ``InlineCopies`` first."""
+    mod = workload.module(target)
+    if target.kind.name != "llvm" or not {EPILOGUE, PAD} & set(block_names(mod["main"])):
+        return "from-target"
+    defaults = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply",
+                              task_name="defaults").space_generator.postprocs
+    return [InlineCopies(), *defaults]

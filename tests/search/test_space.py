@@ -7,8 +7,10 @@ from tvm.s_tir import meta_schedule as ms
 
 import autotune
 from autotune.logs.store import LogStore
+from autotune.measure.compile import check_numerics, compile_module
 from autotune.search.space import space_generator
 from autotune.workload import Workload
+from autotune.workload.template import block_names
 
 BLOCKED = Workload("conv2d_nchwc", c=6, h=9, w=13, k=20, kh=3, kw=3, padding=1)
 
@@ -29,6 +31,47 @@ def test_a_sketched_template_is_searched_in_both(cpu):
 
 def test_templates_without_sketches_keep_the_generic_generator(cpu):
     assert space_generator(Workload("gemm", m=8, n=9, k=10), cpu) == "post-order-apply"
+
+
+POINTWISE = {"c": 8, "h": 5, "w": 7, "k": 20, "kh": 1, "kw": 1, "epilogue": "bias+relu6"}
+
+
+def _postprocessed(workload, target, spaces_from="ours"):
+    """The generic design spaces of ``workload`` (its own generator's, or those of plain
+    ``post-order-apply``, as records made before InlineCopies and seeds were), each through
+    the postprocessors the search applies to every candidate."""
+    ctx = ms.TuneContext(mod=workload.module(target), target=target, task_name="space",
+                         space_generator=space_generator(workload, target))
+    generic = _spaces(workload, target, "post-order-apply") if spaces_from == "plain" else \
+        ctx.generate_design_space()[:len(_spaces(workload, target, "post-order-apply"))]
+    for space in generic:
+        assert all(p.apply(space) for p in ctx.space_generator.postprocs)
+    return generic
+
+
+@pytest.mark.parametrize("kernel", ["conv2d_nchwc", "conv2d_pw_nchw", "conv2d"])
+@pytest.mark.parametrize("spaces_from", ["ours", "plain"])
+def test_candidates_fold_copy_passes(cpu, kernel, spaces_from):
+    """A padding that pads nothing is read through, and an epilogue after a copy-out is
+    computed in it, whichever space the schedule came from; each computes what the template
+    does. (NCHW's conv writes its result itself; MultiLevelTiling fuses the epilogue.)"""
+    wl = Workload(kernel, **POINTWISE)
+    assert "epilogue" in block_names(wl.prim_func())
+    for sch in _postprocessed(wl, cpu, spaces_from):
+        names = block_names(sch.mod["main"])
+        assert "pad" not in names
+        # no epilogue pass after a copy-out: the copy computes it (or is inlined into it)
+        assert not {"epilogue", "unpack"} <= names and not {"epilogue", "unflatten"} <= names
+        assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
+
+
+def test_a_padding_that_pads_is_left_to_the_search(cpu):
+    wl = Workload("conv2d_nchwc", **{**POINTWISE, "kh": 3, "kw": 3, "padding": 1})
+    schedules = _postprocessed(wl, cpu)
+    assert any("pad" in block_names(sch.mod["main"]) for sch in schedules)
+    for sch in schedules:
+        assert "epilogue" not in block_names(sch.mod["main"])
+        assert check_numerics(compile_module(sch.mod, cpu), wl, cpu) is None
 
 
 @pytest.mark.tuning
