@@ -6,8 +6,9 @@ and again with ``autotune.search.postprocs.InlineCopies`` applied after its trac
 epilogue computed in the copy-out block, a padding that pads nothing read through), the
 second checked against NumPy. Both are timed as a package's user calls them, on the same
 input sets, in ``--rounds`` rounds. Records made before the postprocessor existed keep
-their copy passes, so this is the same schedule with and without them; a record that has
-nothing to fold is left out:
+their copy passes, so this is the same schedule with and without them (folded after the
+target's postprocessors ran, where the search folds before them: the folded block keeps
+the loops its copy-out had); a record that has nothing to fold is left out:
 
     python scripts/fold_copies_ab.py SUITE --log-dir /tmp/a/logs --top 3 --out t.csv
 """

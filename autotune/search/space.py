@@ -16,10 +16,8 @@ from __future__ import annotations
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from autotune.search.postprocs import InlineCopies
-from autotune.search.postprocs.inline_copies import EPILOGUE, PAD
+from autotune.search.postprocs import InlineCopies, has_copies
 from autotune.workload import Workload
-from autotune.workload.template import block_names
 
 
 def space_generator(workload: Workload, target: tvm.target.Target):
@@ -27,8 +25,9 @@ def space_generator(workload: Workload, target: tvm.target.Target):
     postprocs = _postprocs(workload, target)
     sketches = workload.template.sketches(workload.params, target)
     if not sketches:
-        return "post-order-apply" if postprocs == "from-target" else \
-            ms.space_generator.PostOrderApply(postprocs=postprocs)
+        if postprocs == "from-target":
+            return "post-order-apply"
+        return ms.space_generator.PostOrderApply(postprocs=postprocs)
 
     def sketched(sch):
         spaces = []
@@ -44,11 +43,11 @@ def space_generator(workload: Workload, target: tvm.target.Target):
         postprocs=postprocs)
 
 
-def _postprocs(workload: Workload, target: tvm.target.Target):
-    """The target's postprocessors; on CPUs, for a template with an epilogue or a padding
-    block, ``InlineCopies`` first."""
+def _postprocs(workload: Workload, target: tvm.target.Target) -> str | list[ms.Postproc]:
+    """The target's postprocessors; on CPUs, for a template with a copy pass to fold,
+    ``InlineCopies`` first."""
     mod = workload.module(target)
-    if target.kind.name != "llvm" or not {EPILOGUE, PAD} & set(block_names(mod["main"])):
+    if target.kind.name != "llvm" or not has_copies(mod):
         return "from-target"
     defaults = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply",
                               task_name="defaults").space_generator.postprocs

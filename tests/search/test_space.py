@@ -7,7 +7,7 @@ from tvm.s_tir import meta_schedule as ms
 
 import autotune
 from autotune.logs.store import LogStore
-from autotune.measure.compile import check_numerics, compile_module
+from autotune.measure.compile import check_numerics, compile_module, scheduled_module
 from autotune.search.space import space_generator
 from autotune.workload import Workload
 from autotune.workload.template import block_names
@@ -84,3 +84,16 @@ def test_a_search_measures_and_logs_sketched_schedules(cpu, tmp_path, workers):
     records = entry.database().get_all_tuning_records()
     sketched = [r for r in records if any(i.kind.name == "Unroll" for i in r.trace.insts)]
     assert sketched and all(r.run_secs for r in sketched)
+
+
+@pytest.mark.tuning
+def test_a_search_logs_only_folded_schedules(cpu, tmp_path, workers):
+    wl = Workload("conv2d_nchwc", **{**POINTWISE, "epilogue": "bias"})
+    autotune.tune(wl, cpu, trials=8, log_dir=tmp_path, progress=False, workers=workers,
+                  search=autotune.SearchOptions(trials_per_iter=8, seed=0, population=32,
+                                                transfer=False))
+    records = LogStore(tmp_path).open(wl, cpu).database().get_all_tuning_records()
+    assert records
+    for record in records:
+        names = block_names(scheduled_module(wl, record)["main"])
+        assert "pad" not in names and not {"epilogue", "unpack"} <= names

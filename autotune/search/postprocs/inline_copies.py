@@ -1,28 +1,20 @@
 """Fold a template's copy passes into the blocks next to them, in every candidate.
 
-The layout variants write their result in their own layout and copy it out (``unpack``,
-``unflatten``, ``crop``), and a conv with an epilogue computes the epilogue in a block of
-its own; a conv without padding still copies its input through ``pad``. MetaSchedule's
-CPU rules inline neither: ``AutoInline`` does not inline into producers on CPUs (so the
-epilogue stays a pass of its own after the copy-out), and it leaves a ``pad`` whose body
-is an ``if_then_else``. Each such block is one more pass over a whole tensor: on a tuned
-pointwise conv (C=64 14x14 K=384, bias+relu6), inlining the two after the search made
-three top schedules 8-23% faster. The hand-written sketches fold them already
-(``register_tiles.write_tile_through``); this postprocessor does it for every candidate
-the search measures, the generic spaces' and those carried over from other logs alike:
-
-- ``epilogue``: computed in the block that produces its input where that block is a copy
-  (only spatial iterators); a conv writing its result straight (NCHW) keeps it, fused
-  into the conv's tile by ``MultiLevelTiling``;
-- ``pad`` of a tensor into a buffer of the same shape (no padding): inlined into its
-  consumer, which then reads the input itself.
-
-A postprocessor's steps are part of the candidate's trace, so a record replays from its
-log with them, and records made before it still replay as they were.
+A layout variant copies its result out of its own layout (``unpack``, ``unflatten``,
+``crop``, ``to_nchw``) and then computes a conv's epilogue in a block of its own; a conv
+without padding still copies its input through ``pad``. MetaSchedule's CPU rules inline
+neither (``AutoInline`` never inlines into a producer on CPUs, nor a block with an
+``if_then_else``), so each stays one more pass over a whole tensor. This postprocessor
+computes the epilogue inside such a copy-out block and inlines a ``pad`` that pads
+nothing, in every candidate the search measures (docs/how-it-tunes.md). A failed fold
+leaves the candidate as it was, which is correct either way.
 """
 
 from __future__ import annotations
 
+import logging
+
+import tvm
 from tvm import tirx
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.postproc import Postproc, PyPostproc
@@ -31,13 +23,14 @@ from tvm.s_tir.schedule import SBlockRV, Schedule, ScheduleError
 from autotune.workload.template import block_names
 
 EPILOGUE, PAD = "epilogue", "pad"
+log = logging.getLogger(__name__)
 
 
 @derived_object
 class InlineCopies(PyPostproc):
     """Inline the epilogue into a copy-out block and a padding that pads nothing."""
 
-    def _initialize_with_tune_context(self, context) -> None:
+    def _initialize_with_tune_context(self, context: object) -> None:
         pass
 
     def apply(self, sch: Schedule) -> bool:
@@ -50,12 +43,20 @@ class InlineCopies(PyPostproc):
             if wanted(sch, block):
                 try:
                     fold(block)
-                except ScheduleError:
-                    pass  # left as it was: a correct candidate either way
+                except ScheduleError as err:
+                    log.debug("%s not folded: %s", name, str(err).splitlines()[0])
         return True
 
     def clone(self) -> Postproc:
         return InlineCopies()
+
+
+def has_copies(mod: tvm.IRModule) -> bool:
+    """Whether the template ``mod`` has a pass this postprocessor folds."""
+    names = block_names(mod["main"])
+    sch = Schedule(mod)
+    return (EPILOGUE in names and _after_copy(sch, sch.get_sblock(EPILOGUE))
+            or PAD in names and _pads_nothing(sch, sch.get_sblock(PAD)))
 
 
 def _after_copy(sch: Schedule, block: SBlockRV) -> bool:
