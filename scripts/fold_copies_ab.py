@@ -29,7 +29,13 @@ from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_key, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.logs.store import LogStore, record_seconds
-from autotune.measure.compile import check_numerics, compile_module, prepare_call, protocol_for
+from autotune.measure.compile import (
+    check_numerics,
+    compile_module,
+    prepare_call,
+    protocol_for,
+    scheduled_module,
+)
 from autotune.measure.device import time_in_turns
 from autotune.measure.protocol import input_sets, measure
 from autotune.measure.validate import best_variant
@@ -40,9 +46,8 @@ from autotune.workload.template import block_names
 
 def folded(variant, record) -> tuple[tvm.IRModule, tvm.IRModule] | None:
     """The record's module as logged and with its copy passes folded; None if none are."""
-    sch = tvm.s_tir.Schedule(variant.module(record.target))
-    record.trace.apply_to_schedule(sch, remove_postproc=False)
-    logged = sch.mod
+    logged = scheduled_module(variant, record)
+    sch = tvm.s_tir.Schedule(logged)
     InlineCopies().apply(sch)
     unchanged = block_names(sch.mod["main"]) == block_names(logged["main"])
     return None if unchanged else (logged, sch.mod)

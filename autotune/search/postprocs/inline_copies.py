@@ -34,17 +34,12 @@ class InlineCopies(PyPostproc):
         pass
 
     def apply(self, sch: Schedule) -> bool:
-        names = block_names(sch.mod["main"])
-        for name, fold, wanted in ((EPILOGUE, sch.reverse_compute_inline, _after_copy),
-                                   (PAD, sch.compute_inline, _pads_nothing)):
-            if name not in names:
-                continue  # folded already (a sketch), or never there
-            block = sch.get_sblock(name)
-            if wanted(sch, block):
-                try:
-                    fold(block)
-                except ScheduleError as err:
-                    log.debug("%s not folded: %s", name, str(err).splitlines()[0])
+        for fold, block in _folds(sch):
+            try:
+                getattr(sch, fold)(block)
+            except ScheduleError as err:
+                log.debug("%s not folded: %s", sch.get(block).name_hint,
+                          str(err).splitlines()[0])
         return True
 
     def clone(self) -> Postproc:
@@ -53,10 +48,16 @@ class InlineCopies(PyPostproc):
 
 def has_copies(mod: tvm.IRModule) -> bool:
     """Whether the template ``mod`` has a pass this postprocessor folds."""
-    names = block_names(mod["main"])
-    sch = Schedule(mod)
-    return (EPILOGUE in names and _after_copy(sch, sch.get_sblock(EPILOGUE))
-            or PAD in names and _pads_nothing(sch, sch.get_sblock(PAD)))
+    return bool(_folds(Schedule(mod)))
+
+
+def _folds(sch: Schedule) -> list[tuple[str, SBlockRV]]:
+    """The schedule primitive and block of each fold ``sch`` has to make."""
+    names = block_names(sch.mod["main"])  # a sketch folded them already, or none is there
+    wanted = ((EPILOGUE, "reverse_compute_inline", _after_copy),
+              (PAD, "compute_inline", _pads_nothing))
+    found = [(fold, sch.get_sblock(name), test) for name, fold, test in wanted if name in names]
+    return [(fold, block) for fold, block, test in found if test(sch, block)]
 
 
 def _after_copy(sch: Schedule, block: SBlockRV) -> bool:
