@@ -49,3 +49,14 @@ def fail(message: str) -> NoReturn:
     """End the script on a user's error as the CLI does: one line, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def named_folders(specs: list[str], what: str, least: int = 1) -> list[tuple[str, str]]:
+    """``NAME=DIR`` arguments as (name, folder) pairs, in order; ``fail`` on a malformed one
+    or on fewer than ``least``."""
+    named = [spec.partition("=") for spec in specs]
+    bad = [spec for spec, (name, eq, folder) in zip(specs, named) if not (name and eq and folder)]
+    if bad or len(named) < least:
+        many = f"{least} or more " if least > 1 else ""
+        fail(f"give {many}{what} as NAME=DIR, got {' '.join(bad or specs)}")
+    return [(name, folder) for name, _, folder in named]

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from bench_output import write_table
+from bench_output import named_folders, write_table
 
 from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_key, target_threads
@@ -71,10 +71,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="samples per round")
     parser.add_argument("--out", type=Path, help="CSV file to write")
     args = parser.parse_args()
-    try:
-        dirs = dict(spec.split("=", 1) for spec in args.logs)
-    except ValueError:
-        parser.error("log directories are given as NAME=DIR")
+    dirs = dict(named_folders(args.logs, "log directories"))
     try:
         table = compare(args.suite, {k: Path(v) for k, v in dirs.items()}, args.target,
                         args.rounds, args.repeat)

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench_output import fail, write_table
+from bench_output import fail, named_folders, write_table
 
 from autotune.errors import AutotuneError
 from autotune.measure.protocol import Protocol
@@ -35,16 +35,13 @@ def main() -> None:
                         help="rounds of turns the samples are taken in (1: one build after "
                              "the other)")
     args = parser.parse_args()
-    named = [p.partition("=") for p in args.packages]
-    bad = [name for name, eq, folder in named if not (name and eq and folder)]
-    if bad:
-        fail(f"give each package as NAME=DIR, got {', '.join(bad)}")
+    named = named_folders(args.packages, "packages")
     if args.rounds < 1:
         fail(f"--rounds must be at least 1, got {args.rounds}")
     try:
         model = load_onnx(args.model)
-        (first, _, folder), *rest = named
-        others = {f"tvm-{name}": load_model_package(path).module for name, _, path in rest}
+        (first, folder), *rest = named
+        others = {f"tvm-{name}": load_model_package(path).module for name, path in rest}
         table = compare_model(model, "cpu", package=folder, others=others,
                               protocol=Protocol(rounds=args.rounds))
     except AutotuneError as err:

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from bench_output import fail, write_table
+from bench_output import fail, named_folders, write_table
 
 from autotune.errors import AutotuneError
 from autotune.model import load_model_package, load_onnx
@@ -35,14 +35,11 @@ def main() -> None:
                         help="packages written by 'autotune model build' (at least two)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
     args = parser.parse_args()
-    named = [p.partition("=") for p in args.packages]
-    bad = [name for name, eq, folder in named if not (name and eq and folder)]
-    if bad or len(named) < 2:
-        fail(f"give two or more packages as NAME=DIR, got {' '.join(args.packages)}")
+    named = named_folders(args.packages, "packages", least=2)
     try:
         model = load_onnx(args.model)
         table = pd.concat([package_profile(model, folder).rename(name)
-                           for name, _, folder in named], axis=1).fillna(0.0)
+                           for name, folder in named], axis=1).fillna(0.0)
     except (AutotuneError, OSError) as err:
         fail(str(err))
     first, second = table.columns[:2]
