@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -14,20 +10,13 @@ pytest.importorskip("onnxruntime")
 from autotune.model import build_model  # noqa: E402
 from autotune.model.sample import sample_model  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_packages.py"
 
-
-def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, check=False)
-
-
-def test_two_packages_and_the_libraries_are_one_table(tmp_path):
+def test_two_packages_and_the_libraries_are_one_table(run_script, tmp_path):
     model = sample_model(tmp_path / "m.onnx")
     packages = [build_model(model, "cpu", tmp_path / "no-logs", tmp_path / name,
                             fallback="default") for name in ("a", "b")]
-    done = _run(model, f"first={packages[0]}", f"second={packages[1]}", "--out",
-                tmp_path / "t.csv", "--rounds", 2)
+    done = run_script("compare_packages.py", model, f"first={packages[0]}",
+                      f"second={packages[1]}", "--out", tmp_path / "t.csv", "--rounds", 2)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "t.csv")
     assert list(table["implementation"]) == ["tvm-first", "tvm-untuned", "tvm-second",
@@ -37,10 +26,10 @@ def test_two_packages_and_the_libraries_are_one_table(tmp_path):
     assert table.set_index("implementation")["speedup_vs_onnxruntime"]["onnxruntime"] == 1
 
 
-def test_bad_arguments_are_one_line(tmp_path):
+def test_bad_arguments_are_one_line(run_script, tmp_path):
     model = sample_model(tmp_path / "m.onnx")
     for args in ([model, "nofolder"], [model, f"a={tmp_path / 'missing'}"],
                  [model, f"a={tmp_path}", "--rounds", 0]):
-        done = _run(*args)
+        done = run_script("compare_packages.py", *args)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -14,19 +10,13 @@ pytest.importorskip("onnxruntime")
 from autotune.model import build_model  # noqa: E402
 from autotune.model.sample import sample_model  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_profiles.py"
 
-
-def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, check=False)
-
-
-def test_two_packages_are_one_table_part_by_part(tmp_path):
+def test_two_packages_are_one_table_part_by_part(run_script, tmp_path):
     model = sample_model(tmp_path / "m.onnx")
     packages = [build_model(model, "cpu", tmp_path / "no-logs", tmp_path / name,
                             fallback="default") for name in ("a", "b")]
-    done = _run(model, f"new={packages[0]}", f"old={packages[1]}", "--out", tmp_path / "p.csv")
+    done = run_script("compare_profiles.py", model, f"new={packages[0]}", f"old={packages[1]}",
+                      "--out", tmp_path / "p.csv")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "p.csv", index_col="part")
     assert list(table.columns) == ["new", "old", "new/old"]
@@ -36,10 +26,10 @@ def test_two_packages_are_one_table_part_by_part(tmp_path):
     assert table.loc["total", "new/old"] == pytest.approx(parts["new"].sum() / parts["old"].sum())
 
 
-def test_bad_arguments_are_one_line(tmp_path):
+def test_bad_arguments_are_one_line(run_script, tmp_path):
     model = sample_model(tmp_path / "m.onnx")
     for args in ([model, f"a={tmp_path}"], [model, "a=x", "nofolder"],
                  [model, f"a={tmp_path / 'missing'}", f"b={tmp_path / 'missing'}"]):
-        done = _run(*args)
+        done = run_script("compare_profiles.py", *args)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr

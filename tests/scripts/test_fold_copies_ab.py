@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +11,6 @@ from tvm.s_tir import meta_schedule as ms
 from autotune.logs.store import LogStore
 from autotune.workload import Workload
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fold_copies_ab.py"
 SUITE = """name = "fold"
 [[workload]]
 kernel = "conv2d"
@@ -25,11 +22,6 @@ kh = 1
 kw = 1
 epilogue = "bias+relu6"
 """
-
-
-def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, check=False)
 
 
 def _log_without_folding(log_dir: Path, target) -> None:
@@ -45,11 +37,11 @@ def _log_without_folding(log_dir: Path, target) -> None:
             target=target, args_info=ms.arg_info.ArgInfo.from_prim_func(variant.prim_func())))
 
 
-def test_logged_schedules_are_timed_folded_and_not(cpu, tmp_path):
+def test_logged_schedules_are_timed_folded_and_not(run_script, cpu, tmp_path):
     _log_without_folding(tmp_path / "logs", cpu)
     (tmp_path / "fold.toml").write_text(SUITE)
-    done = _run(tmp_path / "fold.toml", "--log-dir", tmp_path / "logs", "--top", 2,
-                "--rounds", 1, "--repeat", 1, "--out", tmp_path / "t.csv")
+    done = run_script("fold_copies_ab.py", tmp_path / "fold.toml", "--log-dir", tmp_path / "logs",
+                      "--top", 2, "--rounds", 1, "--repeat", 1, "--out", tmp_path / "t.csv")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "t.csv")
     assert list(table["rank"]) == [0, 1]
@@ -59,8 +51,9 @@ def test_logged_schedules_are_timed_folded_and_not(cpu, tmp_path):
     assert table["speedup"].tolist() == pytest.approx(ratios.tolist())
 
 
-def test_a_missing_log_directory_is_one_line(tmp_path):
+def test_a_missing_log_directory_is_one_line(run_script, tmp_path):
     (tmp_path / "fold.toml").write_text(SUITE)
-    done = _run(tmp_path / "fold.toml", "--log-dir", tmp_path / "missing")
+    done = run_script("fold_copies_ab.py", tmp_path / "fold.toml", "--log-dir",
+                      tmp_path / "missing")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
