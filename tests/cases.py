@@ -5,6 +5,8 @@ CASES = [
     ("conv2d", dict(n=2, c=19, h=13, w=7, k=31, kh=5, kw=3, stride=(2, 1), padding=(2, 1),
                     dilation=(1, 2))),  # odd channels, non-square everything, batch 2
     ("conv2d", dict(c=8, h=9, w=7, k=8, groups=8, padding=1)),  # depthwise
+    ("conv2d", dict(c=8, h=11, w=13, k=8, kw=5, groups=8, stride=(2, 3), padding=(1, 2),
+                    dilation=(1, 2))),  # depthwise, rows read with stride 3 and dilation 2
     ("conv2d", dict(c=6, h=7, w=9, k=16, groups=2, padding=1, stride=(1, 2))),  # 8 a group
     ("conv2d", dict(c=6, h=5, w=11, k=9, kh=1, kw=5, groups=3, stride=3, dilation=2,
                     padding=(0, 2))),  # grouped, stride 3, dilation 2
