@@ -14,13 +14,14 @@ instead of vanishing), exported by PyTorch's own ONNX exporter (opset 17, batch 
    build and ONNX Runtime, each called as a user calls it (NumPy in and out), timed by one
    protocol on the target's threads;
 5. where the time goes: the tuned build's calls (kernels, glue, layout transforms) and
-   ONNX Runtime's nodes, from ``autotune.model.profile``.
+   ONNX Runtime's nodes, from ``autotune.model.profile``; and each kernel beside the ONNX
+   Runtime nodes doing its work, profiled in turns (``workloads_in_turns``).
 
     python scripts/bench_networks.py --networks mobilenet_v2 --time-budget 30m
 
-Writes ``<out>/<target key>/models/networks.csv`` (appending) and
-``<network>-profile.csv``, and prints both. Needs ``torchvision==0.28.0`` (not a dependency of the
-project: CI builds its small models with ``onnx.helper``).
+Writes ``<out>/<target key>/models/networks.csv`` (appending), ``<network>-profile.csv``
+and ``<network>-kernels.csv``, and prints them. Needs ``torchvision==0.28.0`` (not a
+dependency of the project: CI builds its small models with ``onnx.helper``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,19 @@ import pandas as pd
 from bench_output import fail
 
 from autotune.hardware.target import resolve_target, target_key, target_threads
-from autotune.model import build_model, compare_model, load_model_package, load_onnx, tune_model
-from autotune.model.profile import by_category, profile_onnxruntime, profile_tvm
+from autotune.model import (
+    build_model,
+    compare_model,
+    load_model_package,
+    load_onnx,
+    tune_model,
+)
+from autotune.model.profile import (
+    by_category,
+    profile_onnxruntime,
+    profile_tvm,
+    workloads_in_turns,
+)
 from autotune.model.relax_tuning import relax_tuned_build
 from autotune.search.options import SearchOptions
 from autotune.workload.workload import VARIANT_POLICIES
@@ -141,11 +153,14 @@ def main() -> None:
         print(f"{name}: {len(tuning.workloads)} kernels, {trials} trials in "
               f"{tune_s / 60:.1f} min (Relax: {relax_trials} trials in {relax_s / 60:.1f} min)")
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        profile = where_time_goes(model, target, package, work)
+        profile, kernels = where_time_goes(model, target, package, work, tuning.workloads)
         profile.to_csv(out / f"{name}-profile.csv", index=False)
+        kernels.to_csv(out / f"{name}-kernels.csv", index=False)
         for build, part in profile.groupby("build", sort=False):
             print(f"{name}, {build}, by category (instrumented, us per call):")
             print(by_category(part).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(f"{name}, each kernel beside ONNX Runtime's nodes (instrumented, in turns):")
+        print(kernels.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"appended to {out / 'networks.csv'}")
 
 
@@ -155,15 +170,18 @@ def relax_records(work_dir: Path) -> int:
     return sum(1 for line in path.open() if line.strip()) if path.exists() else 0
 
 
-def where_time_goes(model, target, package: Path, work: Path) -> pd.DataFrame:
-    """The tuned package's profile (kernels, glue, layout transforms) beside ONNX Runtime's."""
+def where_time_goes(model, target, package: Path, work: Path,
+                    workloads) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tuned package's profile (kernels, glue, layout transforms) beside ONNX Runtime's,
+    and each of its kernels beside the ONNX Runtime nodes doing that work."""
     pkg = load_model_package(package)
-    tuned = profile_tvm(pkg.module, model, pkg.dev,
-                        [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"])
+    kernels = [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"]
+    tuned = profile_tvm(pkg.module, model, pkg.dev, kernels)
     ort = profile_onnxruntime(model, target_threads(target), work)
+    by_workload = workloads_in_turns(pkg.module, model, pkg.dev, kernels, workloads,
+                                     target_threads(target), work)
     return pd.concat([tuned.assign(build="tvm-tuned"), ort.assign(build="onnxruntime")],
-                     ignore_index=True)
-
+                     ignore_index=True), by_workload
 
 if __name__ == "__main__":
     main()

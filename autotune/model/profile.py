@@ -21,8 +21,10 @@ from tvm import relax
 
 from autotune.model import onnxruntime_ref
 from autotune.model.onnx_import import OnnxModel
+from autotune.workload import Workload
 
 NO_OP = 0  # tvm.relax's VMInstrumentReturnKind.NO_OP: run the call as usual
+KERNEL_TIME = "_kernel_time"  # suffix of a node's event in ONNX Runtime's profile
 LAYOUT_WORDS = ("transpose", "layout_transform", "reshape", "pack", "unpack")
 
 
@@ -55,25 +57,138 @@ def profile_tvm(executable, model: OnnxModel, dev, kernels: Iterable[str] = (),
     return _with_shares(rows)
 
 
-def profile_onnxruntime(model: OnnxModel, threads: int, workdir: str | Path,
-                        runs: int = 20) -> pd.DataFrame:
-    """One row per ONNX operator type (``Conv``, ``Add``, ...): its nodes' kernel time per
-    model call under ONNX Runtime's profiler, and share of the total."""
+def onnxruntime_nodes(model: OnnxModel, threads: int, workdir: str | Path,
+                      runs: int = 20) -> pd.DataFrame:
+    """One row per node of ONNX Runtime's optimized graph (a conv with the activation and
+    residual add it fused is one node): its name, operator type, input and output shapes,
+    and kernel microseconds per model call under ONNX Runtime's profiler."""
     sess = onnxruntime_ref.session(model, threads, str(Path(workdir) / "ort-profile"))
     inputs = model.random_inputs(seed=0)
     for _ in range(runs):
         onnxruntime_ref.run(sess, model, inputs)
     events = json.loads(Path(sess.end_profiling()).read_text())
-    seconds: dict[str, float] = defaultdict(float)
-    calls: dict[str, int] = defaultdict(int)
+    nodes: dict[str, dict] = {}
     for event in events:
-        if event.get("cat") == "Node" and str(event.get("name", "")).endswith("_kernel_time"):
-            op = event.get("args", {}).get("op_name", "?")
-            seconds[op] += event["dur"] * 1e-6
-            calls[op] += 1
-    rows = [{"part": op, "category": "layout" if "Reorder" in op else "node",
-             "calls": calls[op] / runs, "us": seconds[op] / runs * 1e6} for op in seconds]
+        name = str(event.get("name", ""))
+        if event.get("cat") != "Node" or not name.endswith(KERNEL_TIME):
+            continue
+        args = event.get("args", {})
+        node = nodes.setdefault(name[:-len(KERNEL_TIME)], {
+            "op": args.get("op_name", "?"), "calls": 0, "us": 0.0,
+            "inputs": [_shape_of(x) for x in args.get("input_type_shape", [])],
+            "outputs": [_shape_of(x) for x in args.get("output_type_shape", [])]})
+        node["calls"] += 1 / runs
+        node["us"] += event["dur"] / runs
+    return pd.DataFrame([{"node": name, **node} for name, node in nodes.items()],
+                        columns=["node", "op", "calls", "us", "inputs", "outputs"])
+
+
+def profile_onnxruntime(model: OnnxModel, threads: int, workdir: str | Path,
+                        runs: int = 20) -> pd.DataFrame:
+    """One row per ONNX operator type (``Conv``, ``Add``, ...): its nodes' kernel time per
+    model call under ONNX Runtime's profiler, and share of the total."""
+    nodes = onnxruntime_nodes(model, threads, workdir, runs)
+    table = nodes.groupby("op", as_index=False)[["calls", "us"]].sum()
+    rows = [{"part": op, "category": "layout" if "Reorder" in op else "node", "calls": calls,
+             "us": us} for op, calls, us in table.itertuples(index=False)]
     return _with_shares(rows)
+
+
+def node_workloads(nodes: pd.DataFrame, workloads: Iterable[Workload]) -> list[str | None]:
+    """For each ONNX Runtime node, the symbol of the workload that computes what it does
+    (a ``Conv`` or ``Gemm``/``MatMul`` node matched by its shapes, groups and whether it
+    adds a residual), or None. A channel-blocked node's channel counts may be padded to its
+    block (8 or 16). Workloads that such a match cannot tell apart (the same conv with
+    another activation) are named together, joined by ``|``."""
+    signatures = [(_workload_signature(wl), wl.symbol) for wl in workloads]
+    named = []
+    for op, inputs, outputs in zip(nodes["op"], nodes["inputs"], nodes["outputs"]):
+        theirs = _node_signature(op, inputs, outputs)
+        symbols = [symbol for ours, symbol in signatures
+                   if theirs is not None and _same_signature(ours, theirs)]
+        named.append("|".join(symbols) or None)
+    return named
+
+
+def by_workload(tvm_profile: pd.DataFrame, nodes: pd.DataFrame,
+                workloads: Iterable[Workload]) -> pd.DataFrame:
+    """Microseconds per model call of each workload in a TVM build's profile
+    (``profile_tvm``) beside ONNX Runtime's nodes that compute it (``onnxruntime_nodes``),
+    and ``speedup`` (ONNX Runtime's time over the build's); then all other time of each,
+    and the totals."""
+    workloads = list(workloads)
+    nodes = nodes.assign(workload=node_workloads(nodes, workloads))
+    mapped = nodes.dropna(subset=["workload"])
+    ort = mapped.groupby("workload")[["calls", "us"]].sum()
+    symbols = set(ort.index) | {s for name in ort.index for s in name.split("|")}
+    tuned = tvm_profile[tvm_profile["part"].isin(symbols)]
+    ours = tuned.groupby(tuned["part"].map(lambda s: _group_of(s, ort.index)))["us"].sum()
+    table = pd.DataFrame({"workload": ort.index, "calls": ort["calls"].to_numpy(),
+                          "tvm_us": ours.reindex(ort.index).to_numpy(),
+                          "onnxruntime_us": ort["us"].to_numpy()})
+    table = table.sort_values("onnxruntime_us", ascending=False, ignore_index=True)
+    rest = pd.DataFrame([{
+        "workload": "(everything else)", "calls": float("nan"),
+        "tvm_us": tvm_profile["us"].sum() - tuned["us"].sum(),
+        "onnxruntime_us": nodes["us"].sum() - mapped["us"].sum()}])
+    table = pd.concat([table, rest], ignore_index=True)
+    total = {"workload": "(total)", "calls": float("nan"), "tvm_us": table["tvm_us"].sum(),
+             "onnxruntime_us": table["onnxruntime_us"].sum()}
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    table["speedup"] = table["onnxruntime_us"] / table["tvm_us"]
+    return table
+
+
+def workloads_in_turns(executable, model: OnnxModel, dev, kernels: Iterable[str],
+                       workloads: Iterable[Workload], threads: int, workdir: str | Path,
+                       rounds: int = 5, runs: int = 20) -> pd.DataFrame:
+    """``by_workload`` with the build and ONNX Runtime profiled in turns, ``rounds`` times
+    ``runs`` calls each, each number the median over the rounds (a host that slows down
+    for a while slows both)."""
+    kernels, workloads = list(kernels), list(workloads)
+    tables = [by_workload(profile_tvm(executable, model, dev, kernels, runs),
+                          onnxruntime_nodes(model, threads, workdir, runs), workloads)
+              for _ in range(rounds)]
+    table = pd.concat(tables).groupby("workload", sort=False)[
+        ["calls", "tvm_us", "onnxruntime_us"]].median().reset_index()
+    table["speedup"] = table["onnxruntime_us"] / table["tvm_us"]
+    return table
+
+
+def _group_of(symbol: str, groups: Iterable[str]) -> str:
+    return next((g for g in groups if symbol in g.split("|")), symbol)
+
+
+def _shape_of(typed: dict) -> tuple[int, ...]:
+    """``{"float": [1, 3, 224, 224]}`` (a profiler event's shape) as a tuple."""
+    return tuple(int(d) for d in next(iter(typed.values()), []))
+
+
+def _workload_signature(wl: Workload) -> tuple:
+    p = wl.params
+    if wl.kernel == "gemm":
+        return ("gemm", p["m"], p["k"], p["n"])
+    if wl.kernel != "conv2d":
+        return (wl.kernel,)
+    (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
+    oh = (p["h"] + 2 * ph - dh * (p["kh"] - 1) - 1) // sh + 1
+    ow = (p["w"] + 2 * pw - dw * (p["kw"] - 1) - 1) // sw + 1
+    residual = "add" in str(p.get("epilogue") or "").split("+")
+    return ("conv2d", p["n"], p["c"], p["h"], p["w"], p["k"], p["c"] // p["groups"],
+            p["kh"], p["kw"], oh, ow, residual)
+
+
+def _node_signature(op: str, inputs: list[tuple], outputs: list[tuple]) -> tuple | None:
+    if op in ("Conv", "FusedConv") and len(inputs) >= 2 and outputs:
+        x, w, out = inputs[0], inputs[1], outputs[0]
+        if len(x) != 4 or len(w) != 4 or len(out) != 4:
+            return None
+        return ("conv2d", x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], out[2], out[3],
+                len(inputs) == 4)
+    if op in ("Gemm", "MatMul", "FusedMatMul") and inputs and outputs and len(inputs[0]) == 2:
+        (m, k), n = inputs[0], outputs[0][-1]
+        return ("gemm", m, k, n)
+    return None
 
 
 def by_category(profile: pd.DataFrame) -> pd.DataFrame:
@@ -97,3 +212,15 @@ def _with_shares(rows: list[dict]) -> pd.DataFrame:
     total = float(np.sum(table["us"])) or 1.0
     table["share"] = table["us"] / total
     return table.sort_values("us", ascending=False, ignore_index=True)
+
+
+CHANNEL_FIELDS = (2, 5, 6)  # c, k and c/groups in a conv2d signature
+CHANNEL_BLOCKS = (8, 16)
+
+
+def _same_signature(ours: tuple, theirs: tuple) -> bool:
+    if len(ours) != len(theirs) or ours[0] != theirs[0]:
+        return False
+    padded = CHANNEL_FIELDS if ours[0] == "conv2d" else ()
+    return all(a == b or i in padded and any(-(-a // blk) * blk == b for blk in CHANNEL_BLOCKS)
+               for i, (a, b) in enumerate(zip(ours, theirs)))
