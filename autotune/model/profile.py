@@ -113,28 +113,29 @@ def node_workloads(nodes: pd.DataFrame, workloads: Iterable[Workload]) -> list[s
 def by_workload(tvm_profile: pd.DataFrame, nodes: pd.DataFrame,
                 workloads: Iterable[Workload]) -> pd.DataFrame:
     """Microseconds per model call of each workload in a TVM build's profile
-    (``profile_tvm``) beside ONNX Runtime's nodes that compute it (``onnxruntime_nodes``),
-    and ``speedup`` (ONNX Runtime's time over the build's); then all other time of each,
-    and the totals."""
+    (``profile_tvm``) beside ONNX Runtime's nodes that compute it (``onnxruntime_nodes``;
+    NaN where none was matched), and ``speedup`` (ONNX Runtime's time over the build's);
+    then all other time of each, and the totals."""
     workloads = list(workloads)
     nodes = nodes.assign(workload=node_workloads(nodes, workloads))
     mapped = nodes.dropna(subset=["workload"])
     ort = mapped.groupby("workload")[["calls", "us"]].sum()
-    symbols = set(ort.index) | {s for name in ort.index for s in name.split("|")}
-    tuned = tvm_profile[tvm_profile["part"].isin(symbols)]
-    ours = tuned.groupby(tuned["part"].map(lambda s: _group_of(s, ort.index)))["us"].sum()
-    table = pd.DataFrame({"workload": ort.index, "calls": ort["calls"].to_numpy(),
-                          "tvm_us": ours.reindex(ort.index).to_numpy(),
-                          "onnxruntime_us": ort["us"].to_numpy()})
+    groups = list(ort.index) + [wl.symbol for wl in workloads
+                                if not any(wl.symbol in g.split("|") for g in ort.index)]
+    group_of = {symbol: group for group in groups for symbol in group.split("|")}
+    tuned = tvm_profile[tvm_profile["part"].isin(group_of)]
+    ours = tuned.groupby(tuned["part"].map(group_of))["us"].sum()
+    table = pd.DataFrame({"workload": groups,
+                          "calls": ort["calls"].reindex(groups).to_numpy(),
+                          "tvm_us": ours.reindex(groups).to_numpy(),
+                          "onnxruntime_us": ort["us"].reindex(groups).to_numpy()})
     table = table.sort_values("onnxruntime_us", ascending=False, ignore_index=True)
-    rest = pd.DataFrame([{
-        "workload": "(everything else)", "calls": float("nan"),
-        "tvm_us": tvm_profile["us"].sum() - tuned["us"].sum(),
-        "onnxruntime_us": nodes["us"].sum() - mapped["us"].sum()}])
-    table = pd.concat([table, rest], ignore_index=True)
-    total = {"workload": "(total)", "calls": float("nan"), "tvm_us": table["tvm_us"].sum(),
-             "onnxruntime_us": table["onnxruntime_us"].sum()}
-    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    rest = {"workload": "(everything else)", "calls": float("nan"),
+            "tvm_us": tvm_profile["us"].sum() - tuned["us"].sum(),
+            "onnxruntime_us": nodes["us"].sum() - mapped["us"].sum()}
+    total = {"workload": "(total)", "calls": float("nan"), "tvm_us": tvm_profile["us"].sum(),
+             "onnxruntime_us": nodes["us"].sum()}
+    table = pd.concat([table, pd.DataFrame([rest, total])], ignore_index=True)
     table["speedup"] = table["onnxruntime_us"] / table["tvm_us"]
     return table
 
@@ -153,10 +154,6 @@ def workloads_in_turns(executable, model: OnnxModel, dev, kernels: Iterable[str]
         ["calls", "tvm_us", "onnxruntime_us"]].median().reset_index()
     table["speedup"] = table["onnxruntime_us"] / table["tvm_us"]
     return table
-
-
-def _group_of(symbol: str, groups: Iterable[str]) -> str:
-    return next((g for g in groups if symbol in g.split("|")), symbol)
 
 
 def _shape_of(typed: dict) -> tuple[int, ...]:

@@ -48,17 +48,21 @@ def test_nodes_are_matched_to_workloads_by_shape():
 
 
 def test_each_workload_beside_its_nodes_then_the_rest():
-    workloads = [RESIDUAL, DEPTHWISE, GEMV]
+    unmatched = Workload("conv2d", c=8, h=7, w=7, k=8)
+    workloads = [RESIDUAL, DEPTHWISE, GEMV, unmatched]
     tvm_profile = pd.DataFrame({
-        "part": [RESIDUAL.symbol, DEPTHWISE.symbol, GEMV.symbol, "vm.builtin.alloc_tensor",
-                 "fused_mean"],
-        "category": ["kernel", "kernel", "kernel", "vm", "glue"],
-        "calls": [1.0, 1, 1, 3, 1], "us": [50.0, 80.0, 30.0, 4.0, 6.0]})
+        "part": [RESIDUAL.symbol, DEPTHWISE.symbol, GEMV.symbol, unmatched.symbol,
+                 "vm.builtin.alloc_tensor", "fused_mean"],
+        "category": ["kernel", "kernel", "kernel", "kernel", "vm", "glue"],
+        "calls": [1.0, 1, 1, 1, 3, 1], "us": [50.0, 80.0, 30.0, 9.0, 4.0, 6.0]})
     table = by_workload(tvm_profile, PROFILED, workloads).set_index("workload")
     assert list(table.index) == [RESIDUAL.symbol, DEPTHWISE.symbol, GEMV.symbol,
-                                 "(everything else)", "(total)"]  # by ONNX Runtime's time
+                                 unmatched.symbol,  # by ONNX Runtime's time, none last
+                                 "(everything else)", "(total)"]
     assert table.loc[RESIDUAL.symbol, ["tvm_us", "onnxruntime_us"]].tolist() == [50.0, 60.0]
     assert table.loc[DEPTHWISE.symbol, "speedup"] == pytest.approx(40 / 80)
+    assert table.loc[unmatched.symbol, "tvm_us"] == 9.0
+    assert np.isnan(table.loc[unmatched.symbol, "onnxruntime_us"])
     assert table.loc["(everything else)", "tvm_us"] == pytest.approx(10.0)
     assert table.loc["(everything else)", "onnxruntime_us"] == pytest.approx(100 + 7 + 5)
     assert table.loc["(total)", "tvm_us"] == pytest.approx(tvm_profile["us"].sum())
