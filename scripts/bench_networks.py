@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 from bench_output import fail
+from kernels_vs_onnxruntime import tuning_latencies
 
 from autotune.hardware.target import resolve_target, target_key, target_threads
 from autotune.model import (
@@ -47,6 +48,7 @@ from autotune.model.profile import (
     by_category,
     profile_onnxruntime,
     profile_tvm,
+    with_tuning_latency,
     workloads_in_turns,
 )
 from autotune.model.relax_tuning import relax_tuned_build
@@ -180,6 +182,7 @@ def where_time_goes(model, target, package: Path, work: Path,
     ort = profile_onnxruntime(model, target_threads(target), work)
     by_workload = workloads_in_turns(pkg.module, model, pkg.dev, kernels, workloads,
                                      target_threads(target), work)
+    by_workload = with_tuning_latency(by_workload, tuning_latencies(pkg.manifest))
     return pd.concat([tuned.assign(build="tvm-tuned"), ort.assign(build="onnxruntime")],
                      ignore_index=True), by_workload
 

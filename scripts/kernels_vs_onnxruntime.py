@@ -5,8 +5,12 @@ calls, timed one by one), ONNX Runtime by its own profiler (its optimized graph'
 a conv with its fused activation and residual add is one node, channel-blocked where its
 NCHWc transformer chose so), in turns, ``--rounds`` times; each number is the median over
 the rounds. ONNX Runtime's nodes are matched to workloads by shape. Both profilers add
-their own cost to every call, so the totals exceed an untraced model call; the rows say
-where one is ahead of the other, in-graph, with its neighbours' layouts:
+their own cost to every call (ONNX Runtime's far more), so each round also times both
+sides untraced and scales each side's rows to sum to that (``(total)``; the sums before,
+``(profiled total)``): the rows say, approximately, where one is ahead of the other
+in-graph, with its neighbours' layouts and caches. ``tuning_us`` is each kernel's latency
+as its search measured it, ``in_graph_vs_tuning`` its time per call in the network over
+that:
 
     python scripts/kernels_vs_onnxruntime.py model.onnx build/model --out kernels.csv
 """
@@ -23,7 +27,12 @@ from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_threads
 from autotune.hardware.threads import set_threads
 from autotune.model import load_model_package, load_onnx, map_workloads
-from autotune.model.profile import workloads_in_turns
+from autotune.model.profile import with_tuning_latency, workloads_in_turns
+
+
+def tuning_latencies(manifest: dict) -> dict[str, float]:
+    """Seconds per call the search measured for each kernel of a package, by symbol."""
+    return {e["symbol"]: e.get("tuning_latency_s") or float("nan") for e in manifest["kernels"]}
 
 
 def main() -> None:
@@ -47,6 +56,7 @@ def main() -> None:
         table = workloads_in_turns(pkg.module, model, pkg.dev, tuned,
                                    map_workloads(model.relax_module()).workloads, threads,
                                    workdir, args.rounds, args.runs)
+    table = with_tuning_latency(table, tuning_latencies(pkg.manifest))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     write_table(table, args.out)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -145,15 +145,57 @@ def workloads_in_turns(executable, model: OnnxModel, dev, kernels: Iterable[str]
                        rounds: int = 5, runs: int = 20) -> pd.DataFrame:
     """``by_workload`` with the build and ONNX Runtime profiled in turns, ``rounds`` times
     ``runs`` calls each, each number the median over the rounds (a host that slows down
-    for a while slows both)."""
+    for a while slows both).
+
+    Each profiler costs its side time at every call (ONNX Runtime's made its MobileNetV2
+    half as slow again, the VM's instrument a tenth), which would flatter the build. So
+    each round also times both untraced, and scales each side's rows so that they sum to
+    its untraced call: ``(total)`` is the untraced call, every row keeps its share of its
+    side's profile, and ``(profiled total)`` gives the sums before scaling."""
     kernels, workloads = list(kernels), list(workloads)
-    tables = [by_workload(profile_tvm(executable, model, dev, kernels, runs),
-                          onnxruntime_nodes(model, threads, workdir, runs), workloads)
-              for _ in range(rounds)]
+    vm = relax.VirtualMachine(executable, dev)
+    arrays = model.random_inputs(seed=0)
+    tensors = [tvm.runtime.tensor(x, dev) for x in arrays]
+    plain = onnxruntime_ref.session(model, threads)
+    tables = []
+    for _ in range(rounds):
+        table = by_workload(profile_tvm(executable, model, dev, kernels, runs),
+                            onnxruntime_nodes(model, threads, workdir, runs), workloads)
+        untraced = {"tvm_us": _call_us(lambda: vm["main"](*tensors), runs),
+                    "onnxruntime_us": _call_us(
+                        lambda: onnxruntime_ref.run(plain, model, arrays), runs)}
+        profiled = table[table["workload"] == "(total)"].iloc[0]
+        raw = {**profiled.to_dict(), "workload": "(profiled total)"}
+        for column, us in untraced.items():
+            table[column] = table[column] * (us / profiled[column])
+        tables.append(pd.concat([table, pd.DataFrame([raw])], ignore_index=True))
     table = pd.concat(tables).groupby("workload", sort=False)[
         ["calls", "tvm_us", "onnxruntime_us"]].median().reset_index()
     table["speedup"] = table["onnxruntime_us"] / table["tvm_us"]
     return table
+
+
+def _call_us(call: Callable[[], object], runs: int) -> float:
+    """Median microseconds of ``call`` over ``runs`` calls, after one to warm up."""
+    call()
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds)) * 1e6
+
+
+def with_tuning_latency(table: pd.DataFrame, tuning_s: dict[str, float]) -> pd.DataFrame:
+    """``by_workload``'s table with each workload's latency as its search measured it
+    (``tuning_us``, per call: the package manifest's ``tuning_latency_s`` by symbol) and
+    ``in_graph_vs_tuning``, the build's microseconds per call in the network over it (a
+    kernel whose operands the rest of the network pushed out of the caches runs slower
+    there than alone)."""
+    tuning_us = [sum(tuning_s.get(s, float("nan")) for s in str(w).split("|")) * 1e6
+                 / len(str(w).split("|")) for w in table["workload"]]
+    return table.assign(tuning_us=tuning_us,
+                        in_graph_vs_tuning=table["tvm_us"] / table["calls"] / tuning_us)
 
 
 def _shape_of(typed: dict) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotune.model.profile import by_workload, node_workloads
+from autotune.model.profile import by_workload, node_workloads, with_tuning_latency
 from autotune.workload import Workload
 
 RELU6 = Workload("conv2d", c=24, h=56, w=56, k=144, kh=1, kw=1, epilogue="bias+relu6")
@@ -68,3 +68,15 @@ def test_each_workload_beside_its_nodes_then_the_rest():
     assert table.loc["(total)", "tvm_us"] == pytest.approx(tvm_profile["us"].sum())
     assert table.loc["(total)", "onnxruntime_us"] == pytest.approx(PROFILED["us"].sum())
     assert np.isnan(table.loc["(total)", "calls"])
+
+
+def test_the_search_latency_beside_the_time_in_the_network():
+    table = pd.DataFrame({"workload": [f"{RELU6.symbol}|{LINEAR.symbol}", GEMV.symbol,
+                                       "(total)"],
+                          "calls": [2.0, 1.0, float("nan")], "tvm_us": [300.0, 30.0, 400.0]})
+    got = with_tuning_latency(table, {RELU6.symbol: 100e-6, LINEAR.symbol: 200e-6,
+                                      GEMV.symbol: 20e-6}).set_index("workload")
+    assert got["tuning_us"].iloc[0] == pytest.approx(150.0)  # the two it cannot tell apart
+    assert got["in_graph_vs_tuning"].iloc[0] == pytest.approx(150.0 / 150.0)
+    assert got.loc[GEMV.symbol, "in_graph_vs_tuning"] == pytest.approx(1.5)
+    assert np.isnan(got.loc["(total)", "in_graph_vs_tuning"])

@@ -20,11 +20,16 @@ def test_every_workload_is_a_row_then_the_rest(run_script, tmp_path):
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "k.csv").set_index("workload")
     workloads = map_workloads(load_onnx(model).relax_module()).workloads
-    assert list(table.columns) == ["calls", "tvm_us", "onnxruntime_us", "speedup"]
+    assert list(table.columns) == ["calls", "tvm_us", "onnxruntime_us", "speedup", "tuning_us",
+                                   "in_graph_vs_tuning"]
     # every conv and the matmul of the model found among ONNX Runtime's nodes
-    assert sorted(table.index[:-2]) == sorted(wl.symbol for wl in workloads)
-    assert list(table.index[-2:]) == ["(everything else)", "(total)"]
-    assert (table["onnxruntime_us"] > 0).all() and table.loc["(total)", "tvm_us"] > 0
+    assert sorted(table.index[:-3]) == sorted(wl.symbol for wl in workloads)
+    assert list(table.index[-3:]) == ["(everything else)", "(total)", "(profiled total)"]
+    assert (table["onnxruntime_us"] > 0).all() and (table["tvm_us"].iloc[-3:] > 0).all()
+    # each side's rows scaled to its untraced call: they sum to the total
+    parts = table.iloc[:-2]
+    for side in ("tvm_us", "onnxruntime_us"):
+        assert parts[side].sum() == pytest.approx(table.loc["(total)", side], rel=0.05)
 
 
 def test_bad_arguments_are_one_line(run_script, tmp_path):
