@@ -1,10 +1,15 @@
 """Shared fixtures: one tiny tuning run per test session, reused by every test that needs a log.
 
 Every test that uses that run is marked ``tuning`` here, so ``-m "not tuning"`` runs no
-search at all.
+search at all. ``run_script`` runs a script of ``scripts/`` as a user does.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,18 @@ from autotune.search.workers import Workers
 
 # Small, but unusual: odd channels, non-square kernel, stride 2, padding 1.
 TINY_CONV = dict(n=1, c=5, h=11, w=9, k=7, kh=3, kw=2, stride=2, padding=1, groups=1)
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture
+def run_script() -> Callable[..., subprocess.CompletedProcess]:
+    """``run_script(name, *args)``: ``python scripts/<name> args...``, its output captured."""
+
+    def run(name: str, *args) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(SCRIPTS / name), *map(str, args)],
+                              capture_output=True, text=True, check=False)
+
+    return run
 
 
 @pytest.fixture(scope="session")
