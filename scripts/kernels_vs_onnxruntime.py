@@ -26,7 +26,8 @@ from bench_output import fail, write_table
 from autotune.errors import AutotuneError
 from autotune.hardware.target import resolve_target, target_threads
 from autotune.hardware.threads import set_threads
-from autotune.model import load_model_package, load_onnx, map_workloads
+from autotune.model import load_onnx, map_workloads
+from autotune.model.compare import package_built_from
 from autotune.model.profile import with_tuning_latency, workloads_in_turns
 
 
@@ -46,7 +47,8 @@ def main() -> None:
     if args.rounds < 1 or args.runs < 1:
         fail("--rounds and --runs must be at least 1")
     try:
-        model, pkg = load_onnx(args.model), load_model_package(args.package)
+        model = load_onnx(args.model)
+        pkg = package_built_from(args.package, model)
     except (AutotuneError, OSError) as err:
         fail(str(err))
     threads = target_threads(resolve_target("cpu"))

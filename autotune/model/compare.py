@@ -64,7 +64,7 @@ def compare_model(
     dev = device_for(tgt)
     inputs = [i.to_json() for i in model.inputs]
     if package is not None:
-        tuned = _own_package(package, model)
+        tuned = package_built_from(package, model)
         entries = tuned.manifest["kernels"]
     else:
         executable, entries, _ = compile_model(model, tgt, log_dir, fallback)
@@ -104,7 +104,7 @@ def compare_model(
     return table
 
 
-def _own_package(path: str | Path, model: OnnxModel) -> ModelPackage:
+def package_built_from(path: str | Path, model: OnnxModel) -> ModelPackage:
     """The model package at ``path``, which must have been built from ``model``."""
     pkg = load_model_package(path)
     if pkg.manifest["model"].get("sha256") != model.sha256:

@@ -34,7 +34,10 @@ def test_every_workload_is_a_row_then_the_rest(run_script, tmp_path):
 
 def test_bad_arguments_are_one_line(run_script, tmp_path):
     model = sample_model(tmp_path / "m.onnx")
-    for args in ([model, tmp_path / "missing"], [model, tmp_path, "--rounds", 0]):
+    other = build_model(sample_model(tmp_path / "tiny.onnx", "tiny"), "cpu", tmp_path / "no-logs",
+                        tmp_path / "pkg", fallback="default")
+    for args in ([model, tmp_path / "missing"], [model, tmp_path, "--rounds", 0],
+                 [model, other]):  # a package of another model
         done = run_script("kernels_vs_onnxruntime.py", *args)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
