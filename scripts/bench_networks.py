@@ -34,7 +34,6 @@ from pathlib import Path
 
 import pandas as pd
 from bench_output import fail
-from kernels_vs_onnxruntime import tuning_latencies
 
 from autotune.hardware.target import resolve_target, target_key, target_threads
 from autotune.model import (
@@ -177,14 +176,14 @@ def where_time_goes(model, target, package: Path, work: Path,
     """The tuned package's profile (kernels, glue, layout transforms) beside ONNX Runtime's,
     and each of its kernels beside the ONNX Runtime nodes doing that work."""
     pkg = load_model_package(package)
-    kernels = [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"]
-    tuned = profile_tvm(pkg.module, model, pkg.dev, kernels)
+    tuned = profile_tvm(pkg.module, model, pkg.dev, pkg.tuned_symbols)
     ort = profile_onnxruntime(model, target_threads(target), work)
-    by_workload = workloads_in_turns(pkg.module, model, pkg.dev, kernels, workloads,
+    by_workload = workloads_in_turns(pkg.module, model, pkg.dev, pkg.tuned_symbols, workloads,
                                      target_threads(target), work)
-    by_workload = with_tuning_latency(by_workload, tuning_latencies(pkg.manifest))
+    by_workload = with_tuning_latency(by_workload, pkg.tuning_seconds)
     return pd.concat([tuned.assign(build="tvm-tuned"), ort.assign(build="onnxruntime")],
                      ignore_index=True), by_workload
+
 
 if __name__ == "__main__":
     main()

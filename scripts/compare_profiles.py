@@ -24,8 +24,7 @@ from autotune.model.profile import profile_tvm
 def package_profile(model, folder: str) -> pd.Series:
     """Microseconds per network call in each part of the package in ``folder``."""
     pkg = load_model_package(folder)
-    tuned = [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"]
-    return profile_tvm(pkg.module, model, pkg.dev, tuned).set_index("part")["us"]
+    return profile_tvm(pkg.module, model, pkg.dev, pkg.tuned_symbols).set_index("part")["us"]
 
 
 def main() -> None:

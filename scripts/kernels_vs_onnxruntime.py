@@ -31,11 +31,6 @@ from autotune.model.compare import package_built_from
 from autotune.model.profile import with_tuning_latency, workloads_in_turns
 
 
-def tuning_latencies(manifest: dict) -> dict[str, float]:
-    """Seconds per call the search measured for each kernel of a package, by symbol."""
-    return {e["symbol"]: e.get("tuning_latency_s") or float("nan") for e in manifest["kernels"]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="the ONNX file the package was built from")
@@ -53,12 +48,11 @@ def main() -> None:
         fail(str(err))
     threads = target_threads(resolve_target("cpu"))
     set_threads(threads)
-    tuned = [e["symbol"] for e in pkg.manifest["kernels"] if e["schedule"] == "tuned"]
     with tempfile.TemporaryDirectory() as workdir:
-        table = workloads_in_turns(pkg.module, model, pkg.dev, tuned,
+        table = workloads_in_turns(pkg.module, model, pkg.dev, pkg.tuned_symbols,
                                    map_workloads(model.relax_module()).workloads, threads,
                                    workdir, args.rounds, args.runs)
-    table = with_tuning_latency(table, tuning_latencies(pkg.manifest))
+    table = with_tuning_latency(table, pkg.tuning_seconds)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     write_table(table, args.out)
 

@@ -35,6 +35,17 @@ class ModelPackage:
         self.vm = relax.VirtualMachine(module, dev)
         self._main = self.vm["main"]
 
+    @property
+    def tuned_symbols(self) -> list[str]:
+        """The symbols of the package's tuned kernels (the others are TVM's own)."""
+        return [e["symbol"] for e in self.manifest.get("kernels", []) if e["schedule"] == "tuned"]
+
+    @property
+    def tuning_seconds(self) -> dict[str, float]:
+        """Seconds per call each kernel's search measured, by symbol (NaN where none did)."""
+        return {e["symbol"]: e.get("tuning_latency_s") or float("nan")
+                for e in self.manifest.get("kernels", [])}
+
     def tensors(self, arrays: tuple[Any, ...]) -> list[tvm.runtime.Tensor]:
         """Check ``arrays`` against the model's inputs and place them on the device."""
         if len(arrays) != len(self.inputs):

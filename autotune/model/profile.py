@@ -19,6 +19,7 @@ import pandas as pd
 import tvm
 from tvm import relax
 
+from autotune.measure.protocol import Prepared, Protocol, measure
 from autotune.model import onnxruntime_ref
 from autotune.model.onnx_import import OnnxModel
 from autotune.workload import Workload
@@ -176,14 +177,8 @@ def workloads_in_turns(executable, model: OnnxModel, dev, kernels: Iterable[str]
 
 
 def _call_us(call: Callable[[], object], runs: int) -> float:
-    """Median microseconds of ``call`` over ``runs`` calls, after one to warm up."""
-    call()
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - started)
-    return float(np.median(seconds)) * 1e6
+    """Median microseconds of ``call`` under the measurement protocol, ``runs`` samples."""
+    return measure(Prepared([call], output=lambda _: None), Protocol(repeat=runs)).median * 1e6
 
 
 def with_tuning_latency(table: pd.DataFrame, tuning_s: dict[str, float]) -> pd.DataFrame:
@@ -192,8 +187,8 @@ def with_tuning_latency(table: pd.DataFrame, tuning_s: dict[str, float]) -> pd.D
     ``in_graph_vs_tuning``, the build's microseconds per call in the network over it (a
     kernel whose operands the rest of the network pushed out of the caches runs slower
     there than alone)."""
-    tuning_us = [sum(tuning_s.get(s, float("nan")) for s in str(w).split("|")) * 1e6
-                 / len(str(w).split("|")) for w in table["workload"]]
+    tuning_us = [np.mean([tuning_s.get(s, np.nan) for s in str(w).split("|")]) * 1e6
+                 for w in table["workload"]]
     return table.assign(tuning_us=tuning_us,
                         in_graph_vs_tuning=table["tvm_us"] / table["calls"] / tuning_us)
 

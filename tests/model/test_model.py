@@ -391,7 +391,9 @@ def test_tune_build_load_compare(workers, tiny, tmp_path):
     entries = pkg.manifest["kernels"]
     executable, compiled, _ = compile_model(tiny, resolve_target("cpu"), logs)
     assert compiled == entries
-    profile = profile_tvm(pkg.module, tiny, tvm.cpu(), [e["symbol"] for e in entries], runs=3)
+    assert pkg.tuned_symbols == [e["symbol"] for e in entries]  # every one tuned (above)
+    assert pkg.tuning_seconds == {e["symbol"]: e["tuning_latency_s"] for e in entries}
+    profile = profile_tvm(pkg.module, tiny, tvm.cpu(), pkg.tuned_symbols, runs=3)
     assert sorted(profile_tvm(executable, tiny, tvm.cpu(), runs=1)["part"]) == \
         sorted(profile["part"])
     kernels = profile[profile["category"] == "kernel"]
